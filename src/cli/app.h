@@ -1,0 +1,33 @@
+// The command-line front end: parse, call the library, print. Every command lives in its own
+// cmd_<name>.cpp and registers itself in app.cpp; the work itself lives in the library.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "util/config.h"
+
+namespace gptforge::cli {
+
+// Options every config-driven command shares: --config FILE, --threads, --device and trailing
+// key.path=value overrides.
+struct CommonOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  int threads = -1;
+  std::string device;
+};
+void add_common_options(CLI::App* cmd, CommonOptions& opts, bool with_overrides = true);
+// Loads the config with the overrides (--threads/--device become run.* overrides), sets up the
+// runtime (threads, seed, log level) and returns it.
+Config load_command_config(const CommonOptions& opts);
+
+// Entry point used by main(): returns the process exit code.
+int run(int argc, char** argv);
+
+// Command registration, one per cmd_<name>.cpp.
+void register_info(CLI::App& app);
+void register_config(CLI::App& app);
+
+}  // namespace gptforge::cli

@@ -1,0 +1,90 @@
+#include "util/files.h"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "util/errors.h"
+
+namespace fs = std::filesystem;
+
+namespace gptforge {
+
+void fsync_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw DataError(path + ": cannot open for writing");
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw DataError(path + ": write failed (disk full?)");
+    }
+  }
+  fsync_path(tmp);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw DataError(path + ": cannot rename temporary file into place");
+  }
+  if (target.has_parent_path()) fsync_path(target.parent_path().string());
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(path + ": cannot open (" + (fs::exists(path) ? "permission denied" : "no such file") + ")");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const auto& in : inputs) {
+    std::vector<std::string> found;
+    if (in.find_first_of("*?[") != std::string::npos) {
+      glob_t g{};
+      if (::glob(in.c_str(), 0, nullptr, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; ++i) {
+          if (fs::is_regular_file(g.gl_pathv[i])) found.emplace_back(g.gl_pathv[i]);
+        }
+      }
+      globfree(&g);
+    } else if (fs::is_directory(in)) {
+      for (const auto& e : fs::recursive_directory_iterator(in)) {
+        if (e.is_regular_file() && e.path().filename().string()[0] != '.') found.push_back(e.path().string());
+      }
+    } else if (fs::exists(in)) {
+      found.push_back(in);
+    } else {
+      throw DataError(in + ": no such file or directory");
+    }
+    if (found.empty()) throw DataError(in + ": matches no files");
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+int hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+}  // namespace gptforge

@@ -1,0 +1,21 @@
+// File helpers shared by every stage that writes outputs: nothing half-written is ever left under
+// a final name.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace gptforge {
+
+// Writes to PATH.tmp.<pid>, fsyncs, then renames over PATH (atomic on POSIX filesystems).
+void write_file_atomic(const std::string& path, const std::string& content);
+// Reads a whole file; throws DataError naming the file when it cannot.
+std::string read_file(const std::string& path);
+// fsync on a file or directory path; best effort for directories.
+void fsync_path(const std::string& path);
+// Expands files, directories (recursively, sorted) and globs into a sorted list of regular files.
+// Throws DataError naming the first entry that matches nothing.
+std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
+// Number of CPU cores this process may use.
+int hardware_threads();
+
+}  // namespace gptforge

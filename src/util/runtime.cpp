@@ -1,0 +1,102 @@
+#include "util/runtime.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <vector>
+
+#ifdef GPTFORGE_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+#include "util/errors.h"
+#include "util/files.h"
+#include "util/log.h"
+
+namespace gptforge {
+
+int effective_threads(const RunConfig& run) {
+  return run.threads > 0 ? static_cast<int>(run.threads) : hardware_threads();
+}
+
+void init_runtime(const RunConfig& run) {
+  set_log_level(run.log_level);
+  torch::set_num_threads(effective_threads(run));
+  torch::manual_seed(static_cast<uint64_t>(run.seed));
+}
+
+torch::Device resolve_device(const std::string& device) {
+  if (device == "cpu") return torch::kCPU;
+  if (device == "cuda") {
+    if (!torch::cuda::is_available()) {
+      throw ConfigError("run.device=cuda, but this LibTorch sees no CUDA device; use run.device=cpu or auto");
+    }
+    return torch::Device(torch::kCUDA, 0);
+  }
+  return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+}
+
+BlasInfo blas_info() {
+  BlasInfo info;
+  // The loaded BLAS shows up in our own memory map; resolve links (Debian's alternatives) to the file.
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash);
+    std::string name = path.substr(path.rfind('/') + 1);
+    if (name.find("blas") != std::string::npos || name.find("mkl_rt") != std::string::npos) {
+      info.library = path;
+      break;
+    }
+  }
+  using ConfigFn = char* (*)();
+  if (auto fn = reinterpret_cast<ConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
+    info.config = fn();
+    info.is_openblas = true;
+  }
+  if (info.library.find("openblas") != std::string::npos) info.is_openblas = true;
+  return info;
+}
+
+double measure_matmul_gflops(torch::Device device, torch::ScalarType dtype, int64_t n, int repeats) {
+  torch::NoGradGuard no_grad;
+  auto opts = torch::TensorOptions().dtype(dtype).device(device);
+  auto a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts), c = torch::empty({n, n}, opts);
+  auto sync = [&] {
+#ifdef GPTFORGE_WITH_CUDA
+    if (device.is_cuda()) torch::cuda::synchronize();
+#endif
+  };
+  // Enough multiplications per timing that each lasts a few milliseconds even on a fast GPU.
+  int inner = device.is_cuda() ? 50 : 1;
+  for (int i = 0; i < 3; ++i) torch::mm_out(c, a, b);
+  sync();
+  std::vector<double> gflops;
+  for (int r = 0; r < repeats; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < inner; ++i) torch::mm_out(c, a, b);
+    sync();
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    gflops.push_back(2.0 * n * n * n * inner / s / 1e9);
+  }
+  std::sort(gflops.begin(), gflops.end());
+  return gflops[gflops.size() / 2];
+}
+
+std::string device_description(torch::Device device) {
+  if (device.is_cuda()) {
+#ifdef GPTFORGE_WITH_CUDA
+    auto* p = at::cuda::getDeviceProperties(device.index() < 0 ? 0 : device.index());
+    return strprintf("CUDA %s, %.1f GiB", p->name, p->totalGlobalMem / double(1 << 30));
+#else
+    return "CUDA";
+#endif
+  }
+  return strprintf("CPU (%d intra-op threads)", torch::get_num_threads());
+}
+
+}  // namespace gptforge

@@ -1,0 +1,35 @@
+// Process-wide runtime setup and facts about the machine: thread count, device, BLAS library and
+// the measured matmul throughput that MFU figures are taken against.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+#include "util/config.h"
+
+namespace gptforge {
+
+// Threads the run will use: run.threads, or every core when 0.
+int effective_threads(const RunConfig& run);
+// Sets LibTorch's intra-op threads (this LibTorch starts with one), the log level and the seeds.
+void init_runtime(const RunConfig& run);
+// run.device resolved: auto picks CUDA when present. Asking for cuda without it is a ConfigError.
+torch::Device resolve_device(const std::string& device);
+
+// Path of the BLAS shared library this process loaded, and OpenBLAS's own description of itself
+// when it is OpenBLAS ("" when the BLAS does not say).
+struct BlasInfo {
+  std::string library;
+  std::string config;
+  bool is_openblas = false;
+};
+BlasInfo blas_info();
+
+// Measured dense matmul throughput in GFLOP/s for n x n matrices of `dtype` on `device`,
+// the median of repeated timings after a warm-up.
+double measure_matmul_gflops(torch::Device device, torch::ScalarType dtype, int64_t n = 1024, int repeats = 7);
+
+// Human-readable device name ("CPU (2 threads)", "NVIDIA H100 80GB HBM3, 79.1 GiB").
+std::string device_description(torch::Device device);
+
+}  // namespace gptforge
