@@ -470,6 +470,22 @@ void apply_family_preset(ModelConfig& m) {
   }
 }
 
+std::vector<std::string> config_differences(const Config& a_in, const Config& b_in, const std::string& section) {
+  Config a = a_in, b = b_in;
+  std::vector<FieldInfo> fa, fb;
+  list_fields(a, [&](const std::string& sec, const std::string&, const std::vector<FieldInfo>& f) {
+    if (sec == section) fa = f;
+  });
+  list_fields(b, [&](const std::string& sec, const std::string&, const std::vector<FieldInfo>& f) {
+    if (sec == section) fb = f;
+  });
+  std::vector<std::string> diffs;
+  for (size_t i = 0; i < fa.size() && i < fb.size(); ++i) {
+    if (fa[i].value != fb[i].value) diffs.push_back(section + "." + fa[i].name + ": " + fa[i].value + " vs " + fb[i].value);
+  }
+  return diffs;
+}
+
 std::vector<std::string> config_key_paths() {
   std::vector<std::string> paths;
   Config cfg;

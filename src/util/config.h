@@ -351,6 +351,8 @@ std::string config_to_yaml(const Config& cfg);
 void save_config(const Config& cfg, const std::string& path);
 // Every key: path, type, default, allowed values and description, as aligned text.
 std::string config_schema_text();
+// Keys of `section` whose values differ, as "section.key: A vs B".
+std::vector<std::string> config_differences(const Config& a, const Config& b, const std::string& section);
 // All key paths, "section.key".
 std::vector<std::string> config_key_paths();
 

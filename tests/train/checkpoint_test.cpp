@@ -1,0 +1,156 @@
+#include "train/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_helpers.h"
+#include "train/optimizer.h"
+#include "util/errors.h"
+
+using namespace gptforge;
+using gptforge::testing::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+struct TinyNet : torch::nn::Module {
+  torch::nn::Linear fc{nullptr};
+  TinyNet() { fc = register_module("fc", torch::nn::Linear(4, 3)); }
+};
+
+CheckpointContents contents(TinyNet& net, torch::optim::Optimizer* opt, const Config& cfg, int64_t step) {
+  CheckpointContents c;
+  c.model = &net;
+  c.optimizer = opt;
+  c.config = &cfg;
+  c.state.step = step;
+  c.state.tokens = step * 100;
+  c.state.loader_states = {"state-" + std::to_string(step)};
+  c.state.rng_cpu = cpu_rng_state();
+  c.tokenizer_model = "tokenizer bytes";
+  return c;
+}
+
+std::string load_error(const std::string& path) {
+  try {
+    load_checkpoint(path);
+  } catch (const CheckpointError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Checkpoint, SaveLoadRoundTripsWeightsStateAndOptimizer) {
+  TempDir dir;
+  Config cfg = load_config("", {"model.n_layer=3"});
+  TinyNet net;
+  auto opt = make_optimizer(net, cfg.train);
+  net.fc->forward(torch::randn({2, 4})).sum().backward();
+  opt->step();
+  std::string path = save_checkpoint(dir.path(), contents(net, opt.get(), cfg, 7), true, 2);
+  EXPECT_EQ(fs::path(path).filename(), "step_0000007");
+
+  LoadedCheckpoint ck = load_checkpoint(dir.path());  // a run directory resolves to its latest
+  EXPECT_EQ(ck.state.step, 7);
+  EXPECT_EQ(ck.state.loader_states, std::vector<std::string>{"state-7"});
+  EXPECT_EQ(ck.config.model.n_layer, 3);
+  EXPECT_EQ(ck.tokenizer_model, "tokenizer bytes");
+  TinyNet other;
+  load_weights(other, ck.weights, ck.dir);
+  EXPECT_TRUE(torch::equal(other.fc->weight, net.fc->weight));
+  auto opt2 = make_optimizer(other, cfg.train);
+  load_optimizer(*opt2, ck.optimizer_path);
+  // Same optimizer state: one more identical step gives identical weights.
+  for (auto* n : {&net, &other}) {
+    n->zero_grad();
+    n->fc->forward(torch::ones({2, 4})).sum().backward();
+  }
+  opt->step();
+  opt2->step();
+  EXPECT_TRUE(torch::equal(other.fc->weight, net.fc->weight));
+}
+
+TEST(Checkpoint, RngStateRestoresTheSameRandomStream) {
+  std::string state = cpu_rng_state();
+  auto a = torch::rand({5});
+  set_cpu_rng_state(state);
+  EXPECT_TRUE(torch::equal(torch::rand({5}), a));
+}
+
+TEST(Checkpoint, KeepsLastKAndTheBest) {
+  TempDir dir;
+  Config cfg;
+  TinyNet net;
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 1), true, 2);
+  for (int step = 2; step <= 5; ++step) save_checkpoint(dir.path(), contents(net, nullptr, cfg, step), false, 2);
+  EXPECT_TRUE(fs::exists(dir.file("step_0000001")));  // the best survives pruning
+  EXPECT_FALSE(fs::exists(dir.file("step_0000002")));
+  EXPECT_FALSE(fs::exists(dir.file("step_0000003")));
+  EXPECT_TRUE(fs::exists(dir.file("step_0000004")));
+  EXPECT_TRUE(fs::exists(dir.file("step_0000005")));
+  EXPECT_EQ(load_checkpoint(dir.file("best")).state.step, 1);
+  EXPECT_EQ(load_checkpoint(dir.file("latest")).state.step, 5);
+  // Saving the same step again replaces it cleanly.
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 5), false, 2);
+  EXPECT_EQ(load_checkpoint(dir.path()).state.step, 5);
+}
+
+TEST(Checkpoint, LeftoverTemporaryDirectoryDoesNotDisturbTheLastGoodOne) {
+  TempDir dir;
+  Config cfg;
+  TinyNet net;
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 3), false, 2);
+  // What a kill in the middle of the next save leaves behind: a partial hidden directory.
+  fs::create_directories(dir.file(".tmp-step_0000004-999"));
+  std::ofstream(dir.file(".tmp-step_0000004-999/model.safetensors")) << "partial";
+  EXPECT_EQ(load_checkpoint(dir.path()).state.step, 3);
+}
+
+TEST(Checkpoint, TruncatedCorruptedOrIncompleteCheckpointsAreRejectedByName) {
+  TempDir dir;
+  Config cfg;
+  TinyNet net;
+  std::string path = save_checkpoint(dir.path(), contents(net, nullptr, cfg, 1), false, 3);
+  std::string weights = path + "/model.safetensors";
+  std::string bytes;
+  {
+    std::ifstream in(weights, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // Flip one byte of the weights: same size, wrong checksum.
+  std::string flipped = bytes;
+  flipped[flipped.size() - 1] ^= 0x5a;
+  std::ofstream(weights, std::ios::binary | std::ios::trunc) << flipped;
+  std::string msg = load_error(path);
+  EXPECT_NE(msg.find(weights), std::string::npos) << msg;
+  EXPECT_NE(msg.find("corrupted"), std::string::npos) << msg;
+  // Truncate it.
+  std::ofstream(weights, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
+  msg = load_error(path);
+  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  // Remove it.
+  fs::remove(weights);
+  msg = load_error(path);
+  EXPECT_NE(msg.find("missing"), std::string::npos) << msg;
+  EXPECT_NE(load_error(dir.file("nothere")).find("no such checkpoint"), std::string::npos);
+}
+
+TEST(Checkpoint, WeightsOfAnotherArchitectureAreRejected) {
+  TempDir dir;
+  Config cfg;
+  TinyNet net;
+  std::string path = save_checkpoint(dir.path(), contents(net, nullptr, cfg, 1), false, 1);
+  LoadedCheckpoint ck = load_checkpoint(path);
+  struct Wider : torch::nn::Module {
+    torch::nn::Linear fc{nullptr};
+    Wider() { fc = register_module("fc", torch::nn::Linear(4, 5)); }
+  } wider;
+  try {
+    load_weights(wider, ck.weights, ck.dir);
+    FAIL() << "no error";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("'fc.weight' has shape"), std::string::npos) << e.what();
+  }
+}
