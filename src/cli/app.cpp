@@ -37,6 +37,7 @@ int run(int argc, char** argv) {
   app.fallthrough(false);
   register_info(app);
   register_config(app);
+  register_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -544,8 +544,8 @@ void validate_config(const Config& cfg) {
     fail("train.min_lr (" + fmt_number(t.min_lr) + ") must not exceed train.learning_rate (" +
          fmt_number(t.learning_rate) + ")");
   }
-  if (t.schedule != "constant" && t.max_steps == 0 && t.max_tokens == 0) {
-    fail("train.schedule=" + t.schedule + " decays over the run, so it needs train.max_steps or train.max_tokens");
+  if (t.max_steps == 0 && t.max_tokens == 0 && t.max_minutes == 0) {
+    fail("train: no stopping rule: set train.max_steps, train.max_tokens or train.max_minutes");
   }
 }
 

@@ -1,0 +1,35 @@
+// `gptforge train --config X [--resume | --force] [overrides]`: pretraining on prepared shards.
+#include <cstdio>
+
+#include "cli/app.h"
+#include "train/trainer.h"
+#include "util/log.h"
+#include "util/progress.h"
+
+namespace gptforge::cli {
+
+void print_train_summary(const TrainSummary& s) {
+  std::printf("%s after %lld steps, %lld tokens in %s%s\n", s.interrupted ? "interrupted" : "done",
+              static_cast<long long>(s.steps), static_cast<long long>(s.tokens), format_duration(s.seconds).c_str(),
+              s.skipped_steps ? strprintf(" (%lld non-finite steps skipped)", (long long)s.skipped_steps).c_str() : "");
+  if (s.best_step >= 0) {
+    std::printf("best validation loss %.4f (%.4f bits/byte) at step %lld\n", s.best_val_loss, s.best_val_bpb,
+                static_cast<long long>(s.best_step));
+  }
+  if (!s.checkpoint.empty()) std::printf("checkpoint: %s\n", s.checkpoint.c_str());
+}
+
+void register_train(CLI::App& app) {
+  auto opts = std::make_shared<CommonOptions>();
+  auto train_opts = std::make_shared<TrainOptions>();
+  auto* cmd = app.add_subcommand("train", "Pretrain a GPT on token shards (from `gptforge prepare`)");
+  add_common_options(cmd, *opts);
+  cmd->add_flag("--resume", train_opts->resume, "Continue the run in train.out_dir from its latest checkpoint");
+  cmd->add_flag("--force", train_opts->force, "Start over even if train.out_dir holds checkpoints");
+  cmd->callback([opts, train_opts] {
+    Config cfg = load_command_config(*opts);
+    print_train_summary(pretrain(cfg, *train_opts));
+  });
+}
+
+}  // namespace gptforge::cli

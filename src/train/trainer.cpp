@@ -1,0 +1,394 @@
+#include "train/trainer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <unistd.h>
+
+#include "train/lr_schedule.h"
+#include "train/metrics.h"
+#include "train/optimizer.h"
+#include "train/precision.h"
+#include "util/errors.h"
+#include "util/files.h"
+#include "util/log.h"
+#include "util/progress.h"
+#include "util/runtime.h"
+
+namespace fs = std::filesystem;
+
+namespace gptforge {
+
+// ---- Signals: SIGINT/SIGTERM ask the loop to checkpoint and stop; a second one stops at once ----
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signal.exchange(sig) != 0) _exit(128 + sig);
+}
+
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    old_int_ = std::signal(SIGINT, on_stop_signal);
+    old_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  bool requested() const { return g_stop_signal.load() != 0; }
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string si(double v) {
+  if (v >= 1e9) return strprintf("%.2fG", v / 1e9);
+  if (v >= 1e6) return strprintf("%.2fM", v / 1e6);
+  if (v >= 1e3) return strprintf("%.1fk", v / 1e3);
+  return strprintf("%.0f", v);
+}
+
+// Micro-batches per optimiser step so that one step sees train.total_batch_tokens.
+int64_t accumulation_steps(const Config& cfg, int64_t world_size) {
+  const int64_t per_micro = cfg.train.batch_size * cfg.model.block_size * world_size;
+  if (cfg.train.total_batch_tokens == 0) return 1;
+  if (cfg.train.total_batch_tokens % per_micro != 0) {
+    throw ConfigError(strprintf("train.total_batch_tokens (%lld) must be a multiple of train.batch_size x "
+                                "model.block_size x ranks (%lld)",
+                                (long long)cfg.train.total_batch_tokens, (long long)per_micro));
+  }
+  return cfg.train.total_batch_tokens / per_micro;
+}
+
+// The run's length in optimiser steps from max_steps and max_tokens (0 when only time bounds it).
+int64_t planned_steps(const TrainConfig& t, int64_t tokens_per_step) {
+  int64_t steps = t.max_steps;
+  if (t.max_tokens > 0) {
+    int64_t by_tokens = (t.max_tokens + tokens_per_step - 1) / tokens_per_step;
+    steps = steps > 0 ? std::min(steps, by_tokens) : by_tokens;
+  }
+  return steps;
+}
+
+// Refuses to resume from a checkpoint whose model differs from the config.
+void check_resumable(const Config& cfg, const LoadedCheckpoint& ck) {
+  auto diffs = config_differences(ck.config, cfg, "model");
+  if (!diffs.empty()) {
+    throw CheckpointError(ck.dir + ": checkpoint's model does not match the config (" + diffs.front() +
+                          "); resume with the checkpoint's model settings");
+  }
+}
+
+}  // namespace
+
+EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device device,
+                    const std::string& precision, double bytes_per_token) {
+  torch::NoGradGuard no_grad;
+  bool was_training = model->is_training();
+  model->eval();
+  torch::Tensor sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  torch::Tensor count = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  {
+    AutocastGuard autocast(device, precision);
+    for (const auto& b : batches) {
+      LossSum ls = lm_loss_sum(model->forward(b.x.to(device)), b.y.to(device));
+      sum += ls.sum.to(torch::kFloat64);
+      count += ls.count;
+    }
+  }
+  if (was_training) model->train();
+  EvalResult r;
+  r.tokens = count.item<int64_t>();
+  r.loss = r.tokens > 0 ? sum.item<double>() / r.tokens : 0.0;
+  // Bits per byte: nats per token -> bits per token -> per byte of source text.
+  if (bytes_per_token > 0) r.bpb = r.loss / std::log(2.0) / bytes_per_token;
+  return r;
+}
+
+TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions& opts) {
+  const TrainConfig& tc = cfg.train;
+  const torch::Device device = resolve_device(cfg.run.device);
+  const std::string precision = resolve_precision(tc.precision, device);
+  const int64_t world_size = 1;
+  const int64_t accum = accumulation_steps(cfg, world_size);
+  const int64_t tokens_per_step = accum * tc.batch_size * cfg.model.block_size * world_size;
+  const int64_t total_steps = planned_steps(tc, tokens_per_step);
+  if (total_steps == 0 && tc.max_minutes <= 0) {
+    throw ConfigError("train: no stopping rule: set train.max_steps, train.max_tokens or train.max_minutes");
+  }
+
+  // ---- Output directory: refuse to clobber a run unless asked ----
+  if (has_checkpoint(tc.out_dir) && !opts.resume && !opts.force) {
+    throw UsageError("train.out_dir '" + tc.out_dir +
+                     "' already holds checkpoints: pass --resume to continue that run, or --force to start over");
+  }
+  if (opts.resume && !has_checkpoint(tc.out_dir)) {
+    throw UsageError("--resume: train.out_dir '" + tc.out_dir + "' holds no checkpoint to resume from");
+  }
+  if (opts.force && !opts.resume && fs::exists(tc.out_dir)) {
+    for (const auto& e : fs::directory_iterator(tc.out_dir)) {
+      std::string n = e.path().filename().string();
+      if (n.rfind("step_", 0) == 0 || n == "latest" || n == "best" || n == "metrics.jsonl") fs::remove_all(e.path());
+    }
+  }
+  fs::create_directories(tc.out_dir);
+
+  // ---- Model and optimiser ----
+  torch::manual_seed(static_cast<uint64_t>(cfg.run.seed));
+  GPT model(cfg.model);
+  model->to(device);
+  auto optimizer = make_optimizer(*model, tc);
+  std::vector<torch::Tensor> params = model->parameters();
+  TrainerState state;
+  state.kind = opts.kind;
+  state.world_size = world_size;
+
+  if (opts.resume) {
+    LoadedCheckpoint ck = load_checkpoint(tc.out_dir);
+    check_resumable(cfg, ck);
+    if (ck.state.world_size != world_size) {
+      throw CheckpointError(strprintf("%s: written by %lld processes, resumed with %lld; resume with the same count",
+                                      ck.dir.c_str(), (long long)ck.state.world_size, (long long)world_size));
+    }
+    load_weights(*model, ck.weights, ck.dir + "/model.safetensors");
+    if (ck.optimizer_path.empty()) throw CheckpointError(ck.dir + ": has no optimizer.pt to resume from");
+    load_optimizer(*optimizer, ck.optimizer_path);
+    state = ck.state;
+    data.set_state(state.loader_states.at(0));
+    set_cpu_rng_state(state.rng_cpu);
+    log_info(strprintf("resumed %s at step %lld (%s tokens)", ck.dir.c_str(), (long long)state.step,
+                       si(static_cast<double>(state.tokens)).c_str()));
+  } else if (!tc.init_from.empty()) {
+    LoadedCheckpoint init = load_checkpoint(tc.init_from);
+    check_resumable(cfg, init);
+    load_weights(*model, init.weights, init.dir + "/model.safetensors");
+    log_info("initialised weights from " + init.dir);
+  }
+  save_config(cfg, tc.out_dir + "/config.yaml");
+  MetricsLog metrics(tc.out_dir + "/metrics.jsonl", opts.resume ? state.step : -1);
+
+  // ---- What the run will do ----
+  const double flops_per_tok = flops_per_token(cfg.model, cfg.model.block_size);
+  const double peak_flops =
+      measure_matmul_gflops(device, device.is_cuda() ? torch::kBFloat16 : torch::kFloat32,
+                            device.is_cuda() ? 8192 : 1024) * 1e9;
+  log_info(strprintf("model: %s parameters (%s without embeddings), %s FLOPs/token", si(model->num_params(true)).c_str(),
+                     si(model->num_params(false)).c_str(), si(flops_per_tok).c_str()));
+  log_info(strprintf("train: %s, %s, batch %lld x %lld tokens x %lld accumulation = %s tokens/step, %s steps",
+                     device_description(device).c_str(), precision.c_str(), (long long)tc.batch_size,
+                     (long long)cfg.model.block_size, (long long)accum, si(tokens_per_step).c_str(),
+                     total_steps ? std::to_string(total_steps).c_str() : "time-bounded"));
+  log_info(strprintf("peak matmul (measured now): %.1f GFLOP/s; out_dir: %s", peak_flops / 1e9, tc.out_dir.c_str()));
+
+  LrSchedule schedule(tc, total_steps);
+  LossScaler scaler(precision == "fp16");
+  StopSignals signals;
+  Progress progress("train", total_steps, cfg.run.progress, 0.0);
+  TrainSummary summary;
+  const auto start = std::chrono::steady_clock::now();
+  const double elapsed_before = state.elapsed_s;
+  auto elapsed = [&] { return elapsed_before + seconds_since(start); };
+  auto interval_start = std::chrono::steady_clock::now();
+  int64_t interval_tokens = 0, bad_in_row = 0;
+  double last_loss = 0;
+
+  auto checkpoint = [&](bool is_best) {
+    state.elapsed_s = elapsed();
+    state.loader_states = {data.state()};
+    state.rng_cpu = cpu_rng_state();
+    CheckpointContents c;
+    c.model = model.ptr().get();
+    c.optimizer = optimizer.get();
+    c.state = state;
+    c.config = &cfg;
+    c.tokenizer_model = data.tokenizer_model();
+    summary.checkpoint = save_checkpoint(tc.out_dir, c, is_best, tc.keep_last);
+  };
+  auto run_eval = [&]() -> bool {  // returns whether this evaluation is the best so far
+    EvalResult r = evaluate(model, data.eval_set(), device, precision, data.bytes_per_token());
+    bool best = r.loss < state.best_val_loss;
+    if (best) {
+      state.best_val_loss = r.loss;
+      state.best_step = state.step;
+      state.evals_since_best = 0;
+    } else {
+      ++state.evals_since_best;
+    }
+    metrics.write({{"step", state.step}, {"val_loss", r.loss}, {"val_bpb", r.bpb}, {"tokens", state.tokens},
+                   {"elapsed_s", elapsed()}});
+    log_info(strprintf("\neval step %lld: val loss %.4f, %.4f bits/byte%s", (long long)state.step, r.loss, r.bpb,
+                       best ? " (best)" : ""));
+    return best;
+  };
+
+  model->train();
+  while (true) {
+    // ---- Stop rules, checked before each step ----
+    bool budget_done = (total_steps > 0 && state.step >= total_steps) ||
+                       (tc.max_tokens > 0 && state.tokens >= tc.max_tokens) ||
+                       (tc.max_minutes > 0 && elapsed() >= tc.max_minutes * 60);
+    if (budget_done || signals.requested()) break;
+
+    // ---- One optimiser step: micro-batches, forward, loss, backward ----
+    const double lr = schedule.at(state.step, tc.max_minutes > 0 ? elapsed() / (tc.max_minutes * 60) : 0.0);
+    set_learning_rate(*optimizer, lr);
+    optimizer->zero_grad();
+    std::vector<Batch> micro(static_cast<size_t>(accum));
+    int64_t target_count = 0;
+    for (auto& b : micro) {
+      b = data.next();
+      target_count += (b.y != -1).sum().item<int64_t>();
+    }
+    // Each micro-batch's summed loss over the step's target count: accumulation of k micro-batches
+    // gives exactly the gradient of one k-times larger batch, masked targets included.
+    torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(device));
+    for (const auto& b : micro) {
+      torch::Tensor x = b.x.to(device, /*non_blocking=*/true), y = b.y.to(device, /*non_blocking=*/true);
+      torch::Tensor loss;
+      {
+        AutocastGuard autocast(device, precision);
+        loss = lm_loss_sum(model->forward(x), y).sum / static_cast<double>(std::max<int64_t>(1, target_count));
+      }
+      scaler.scale_loss(loss).backward();
+      step_loss += loss.detach().to(torch::kFloat32);
+    }
+    scaler.unscale(params);
+
+    // A non-finite loss skips the step (and counts); too many in a row end the run.
+    last_loss = step_loss.item<double>();
+    if (!std::isfinite(last_loss)) {
+      optimizer->zero_grad();
+      scaler.update(false);
+      ++state.skipped_steps;
+      if (!scaler.enabled() && ++bad_in_row >= tc.max_bad_steps) {
+        throw RunError(strprintf("loss was not finite for %lld steps in a row (at step %lld): stopping; the last good "
+                                 "checkpoint in %s is intact. Lower train.learning_rate or check the data",
+                                 (long long)bad_in_row, (long long)state.step, tc.out_dir.c_str()));
+      }
+      log_warn(strprintf("step %lld: non-finite loss, step skipped", (long long)state.step));
+      continue;
+    }
+    bad_in_row = 0;
+    scaler.update(true);
+    torch::Tensor norm = clip_grad_norm(params, tc.grad_clip);
+    optimizer->step();
+    ++state.step;
+    state.tokens += tokens_per_step;
+    interval_tokens += tokens_per_step;
+
+    // ---- Log ----
+    if (state.step % tc.log_interval == 0 || state.step == total_steps) {
+      double secs = seconds_since(interval_start);
+      double tok_s = interval_tokens / std::max(secs, 1e-9);
+      double mfu = flops_per_tok * tok_s / peak_flops;
+      metrics.write({{"step", state.step}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", norm.item<double>()},
+                     {"tokens", state.tokens}, {"tokens_per_s", tok_s}, {"mfu", mfu}, {"elapsed_s", elapsed()}});
+      progress.update(state.step, strprintf("loss %.4f lr %.2e %s tok/s mfu %.1f%%", last_loss, lr, si(tok_s).c_str(),
+                                            100 * mfu));
+      interval_start = std::chrono::steady_clock::now();
+      interval_tokens = 0;
+    }
+
+    // ---- Evaluate, keep the best, checkpoint ----
+    bool evaluated_best = false;
+    if (tc.eval_interval > 0 && state.step % tc.eval_interval == 0) {
+      evaluated_best = run_eval();
+      if (evaluated_best && tc.keep_best) checkpoint(true);
+      if (opts.kind == "sft" && cfg.sft.early_stop_patience > 0 &&
+          state.evals_since_best >= cfg.sft.early_stop_patience) {
+        summary.early_stopped = true;
+        log_info(strprintf("early stop: no improvement in %lld evaluations", (long long)state.evals_since_best));
+        break;
+      }
+    }
+    if (tc.checkpoint_interval > 0 && state.step % tc.checkpoint_interval == 0 &&
+        !(evaluated_best && tc.keep_best)) {
+      checkpoint(false);
+    }
+  }
+
+  // ---- Finish: final evaluation and checkpoint ----
+  summary.interrupted = signals.requested();
+  if (summary.interrupted) log_info("\ninterrupted: saving a checkpoint before exiting");
+  bool best = false;
+  if (!summary.interrupted && (tc.eval_interval == 0 || state.step % tc.eval_interval != 0)) best = run_eval();
+  if (state.step > 0) checkpoint(best && tc.keep_best);
+  progress.finish(strprintf("loss %.4f", last_loss));
+
+  summary.steps = state.step;
+  summary.tokens = state.tokens;
+  summary.skipped_steps = state.skipped_steps;
+  summary.seconds = elapsed();
+  summary.final_loss = last_loss;
+  summary.best_val_loss = state.best_val_loss;
+  summary.best_step = state.best_step;
+  if (data.bytes_per_token() > 0) summary.best_val_bpb = state.best_val_loss / std::log(2.0) / data.bytes_per_token();
+  return summary;
+}
+
+// ---- Pretraining data: random windows of token shards ---------------------------------------------
+
+namespace {
+
+class ShardTrainData : public TrainData {
+ public:
+  ShardTrainData(const Config& cfg, int rank, int world_size) {
+    auto train = std::make_shared<const TokenDataset>(TokenDataset::open(cfg.train.data_dir, "train"));
+    TokenDataset val = TokenDataset::open(cfg.train.data_dir, "val");
+    vocab_size_ = train->vocab_size();
+    bytes_per_token_ = val.bytes_per_token();
+    sampler_ = std::make_unique<BatchSampler>(train, cfg.train.batch_size, cfg.model.block_size,
+                                              static_cast<uint64_t>(cfg.run.seed), rank, world_size);
+    eval_ = eval_batches(val, cfg.train.batch_size, cfg.model.block_size, cfg.train.eval_batches, rank, world_size);
+    tokenizer_path_ = cfg.train.data_dir + "/tokenizer.model";
+    tokenizer_ = read_file_or_explain(tokenizer_path_);
+  }
+  Batch next() override { return sampler_->next(); }
+  std::string state() const override { return sampler_->state(); }
+  void set_state(const std::string& s) override { sampler_->set_state(s); }
+  const std::vector<Batch>& eval_set() const override { return eval_; }
+  double bytes_per_token() const override { return bytes_per_token_; }
+  int64_t vocab_size() const override { return vocab_size_; }
+  std::string tokenizer_model() const override { return tokenizer_; }
+
+ private:
+  static std::string read_file_or_explain(const std::string& path) {
+    if (!fs::exists(path)) throw DataError(path + ": missing (run `gptforge prepare` to write shards and tokenizer)");
+    return read_file(path);
+  }
+  std::unique_ptr<BatchSampler> sampler_;
+  std::vector<Batch> eval_;
+  int64_t vocab_size_ = 0;
+  double bytes_per_token_ = 0;
+  std::string tokenizer_path_, tokenizer_;
+};
+
+}  // namespace
+
+TrainSummary pretrain(Config cfg, const TrainOptions& opts) {
+  if (!fs::exists(cfg.train.data_dir + "/meta.json")) {
+    throw DataError(cfg.train.data_dir + "/meta.json: no prepared shards (run `gptforge prepare`, or set train.data_dir)");
+  }
+  ShardTrainData data(cfg, 0, 1);
+  if (cfg.model.vocab_size == 0) {
+    cfg.model.vocab_size = data.vocab_size();
+  } else if (cfg.model.vocab_size != data.vocab_size()) {
+    throw ConfigError(strprintf("model.vocab_size (%lld) does not match the tokenizer's vocabulary (%lld) in %s/meta.json",
+                                (long long)cfg.model.vocab_size, (long long)data.vocab_size(),
+                                cfg.train.data_dir.c_str()));
+  }
+  return train_model(cfg, data, opts);
+}
+
+}  // namespace gptforge

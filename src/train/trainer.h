@@ -1,0 +1,63 @@
+// The training loop shared by pretraining (`gptforge train`) and fine-tuning (`gptforge sft`).
+//
+// One step: draw the micro-batches, forward, loss, backward (gradient accumulation), clip, AdamW,
+// schedule, log, evaluate, checkpoint. `Trainer::run` shows that order top to bottom; the batch
+// source decides what a batch is (random windows of token shards, or instruction examples).
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "model/gpt.h"
+#include "train/checkpoint.h"
+#include "util/config.h"
+
+namespace gptforge {
+
+// Where training and validation batches come from. Targets equal to -1 carry no loss.
+class TrainData {
+ public:
+  virtual ~TrainData() = default;
+  virtual Batch next() = 0;  // one training micro-batch, on the CPU
+  virtual std::string state() const = 0;  // restoring it replays the same future batches
+  virtual void set_state(const std::string& state) = 0;
+  virtual const std::vector<Batch>& eval_set() const = 0;  // fixed validation batches
+  virtual double bytes_per_token() const = 0;  // of the validation text; 0 when unknown (no bpb)
+  virtual int64_t vocab_size() const = 0;
+  virtual std::string tokenizer_model() const = 0;  // bytes of the sentencepiece model
+};
+
+struct TrainOptions {
+  bool resume = false;  // continue the run in train.out_dir from its latest checkpoint
+  bool force = false;   // start over even though train.out_dir holds checkpoints
+  std::string kind = "pretrain";
+};
+
+struct TrainSummary {
+  int64_t steps = 0, tokens = 0, skipped_steps = 0;
+  double seconds = 0, final_loss = 0;
+  double best_val_loss = 0, best_val_bpb = 0;
+  int64_t best_step = -1;
+  std::string checkpoint;  // the last checkpoint written
+  bool interrupted = false;
+  bool early_stopped = false;
+};
+
+// Runs the loop. The model config in `cfg` must already have its vocab_size filled in.
+TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions& opts);
+
+// `gptforge train`: random windows of the shards in train.data_dir.
+TrainSummary pretrain(Config cfg, const TrainOptions& opts);
+
+// Mean loss over the targets that carry one, and bits per byte when bytes_per_token > 0.
+struct EvalResult {
+  double loss = 0, bpb = 0;
+  int64_t tokens = 0;
+};
+EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device device,
+                    const std::string& precision, double bytes_per_token);
+
+}  // namespace gptforge

@@ -1,0 +1,195 @@
+#include "train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_helpers.h"
+#include "util/errors.h"
+
+using namespace gptforge;
+using gptforge::testing::TempDir;
+
+namespace {
+
+// A deterministic in-memory corpus: rows of a repeating pattern with a per-row offset, handed out
+// in order, so runs with different batch splits see the same rows in the same order.
+class SyntheticData : public TrainData {
+ public:
+  SyntheticData(int64_t batch, int64_t block, int64_t vocab) : batch_(batch), block_(block), vocab_(vocab) {
+    for (int64_t r = 0; r < 4; ++r) {
+      auto idx = torch::arange(r * 3, r * 3 + block + 1, torch::kInt64);
+      Batch b;
+      b.x = (idx.slice(0, 0, block) % 7 + 4).unsqueeze(0).repeat({2, 1});
+      b.y = (idx.slice(0, 1, block + 1) % 7 + 4).unsqueeze(0).repeat({2, 1});
+      eval_.push_back(b);
+    }
+  }
+  Batch next() override {
+    std::vector<torch::Tensor> xs, ys;
+    for (int64_t i = 0; i < batch_; ++i, ++row_) {
+      // Row r: the sequence (r*5 + t) mod 7, a pattern a tiny model learns quickly.
+      auto t = torch::arange(row_ * 5, row_ * 5 + block_ + 1, torch::kInt64);
+      auto seq = t % 7 + 4;
+      xs.push_back(seq.slice(0, 0, block_));
+      ys.push_back(seq.slice(0, 1, block_ + 1));
+    }
+    if (on_next) on_next(row_);
+    return {torch::stack(xs), torch::stack(ys)};
+  }
+  std::string state() const override { return std::to_string(row_); }
+  void set_state(const std::string& s) override { row_ = std::stoll(s); }
+  const std::vector<Batch>& eval_set() const override { return eval_; }
+  double bytes_per_token() const override { return 2.0; }
+  int64_t vocab_size() const override { return vocab_; }
+  std::string tokenizer_model() const override { return "synthetic"; }
+
+  std::function<void(int64_t)> on_next;
+
+ private:
+  int64_t batch_, block_, vocab_, row_ = 0;
+  std::vector<Batch> eval_;
+};
+
+Config tiny_config(const std::string& out_dir) {
+  Config cfg = load_config("", {"model.vocab_size=16", "model.block_size=16", "model.n_layer=2", "model.n_head=2",
+                                "model.d_model=32", "train.batch_size=4", "train.max_steps=40",
+                                "train.learning_rate=0.01", "train.min_lr=0.001", "train.warmup_steps=5",
+                                "train.eval_interval=10", "train.eval_batches=2", "train.log_interval=1",
+                                "train.checkpoint_interval=10", "run.progress=off", "run.log_level=quiet",
+                                "run.threads=1", "train.out_dir=" + out_dir});
+  return cfg;
+}
+
+std::vector<nlohmann::json> read_metrics(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+std::map<int64_t, double> train_losses(const std::string& path) {
+  std::map<int64_t, double> losses;
+  for (const auto& j : read_metrics(path)) {
+    if (j.contains("loss")) losses[j["step"].get<int64_t>()] = j["loss"].get<double>();
+  }
+  return losses;
+}
+
+}  // namespace
+
+TEST(Trainer, LossDecreasesOnASyntheticCorpus) {
+  TempDir dir;
+  Config cfg = tiny_config(dir.path());
+  SyntheticData data(4, 16, 16);
+  TrainSummary s = train_model(cfg, data, {});
+  EXPECT_EQ(s.steps, 40);
+  auto losses = train_losses(dir.file("metrics.jsonl"));
+  ASSERT_EQ(losses.size(), 40u);
+  EXPECT_GT(losses.begin()->second, 2.0);  // starts near ln(16)
+  EXPECT_LT(s.final_loss, 0.5 * losses.begin()->second);
+  EXPECT_LT(s.best_val_loss, 1.0);
+  EXPECT_NEAR(s.best_val_bpb, s.best_val_loss / std::log(2.0) / 2.0, 1e-9);
+  LoadedCheckpoint ck = load_checkpoint(dir.path());
+  EXPECT_EQ(ck.state.step, 40);
+  EXPECT_EQ(ck.state.tokens, 40 * 4 * 16);
+  EXPECT_EQ(ck.config.model.vocab_size, 16);
+}
+
+TEST(Trainer, GradientAccumulationEqualsOneLargerBatch) {
+  TempDir a, b;
+  Config big = tiny_config(a.path());
+  big.train.max_steps = 3;
+  big.train.batch_size = 4;
+  Config accum = tiny_config(b.path());
+  accum.train.max_steps = 3;
+  accum.train.batch_size = 2;
+  accum.train.total_batch_tokens = 4 * 16;  // two micro-batches of 2 rows
+  SyntheticData d1(4, 16, 16), d2(2, 16, 16);
+  train_model(big, d1, {});
+  train_model(accum, d2, {});
+  LoadedCheckpoint c1 = load_checkpoint(a.path()), c2 = load_checkpoint(b.path());
+  for (const auto& [name, t] : c1.weights.tensors) {
+    EXPECT_TRUE(torch::allclose(t, *c2.weights.find(name), 1e-5, 1e-6)) << name;
+  }
+  auto l1 = train_losses(a.file("metrics.jsonl")), l2 = train_losses(b.file("metrics.jsonl"));
+  for (int64_t step = 1; step <= 3; ++step) EXPECT_NEAR(l1[step], l2[step], 1e-5) << step;
+}
+
+TEST(Trainer, InterruptSavesCheckpointAndResumeIsExact) {
+  TempDir full, parts;
+  Config cfg = tiny_config(full.path());
+  cfg.model.dropout = 0.1;  // the RNG state must be restored too
+  cfg.train.max_steps = 24;
+  SyntheticData d1(4, 16, 16);
+  train_model(cfg, d1, {});
+
+  Config cfg2 = cfg;
+  cfg2.train.out_dir = parts.path();
+  SyntheticData d2(4, 16, 16);
+  // SIGINT during step 13's batch: the trainer finishes that step, checkpoints and returns.
+  d2.on_next = [](int64_t row) {
+    if (row == 13 * 4) std::raise(SIGINT);
+  };
+  TrainSummary first = train_model(cfg2, d2, {});
+  EXPECT_TRUE(first.interrupted);
+  EXPECT_EQ(first.steps, 13);
+  EXPECT_EQ(load_checkpoint(parts.path()).state.step, 13);
+
+  SyntheticData d3(4, 16, 16);
+  TrainOptions resume;
+  resume.resume = true;
+  TrainSummary second = train_model(cfg2, d3, resume);
+  EXPECT_EQ(second.steps, 24);
+  auto l1 = train_losses(full.file("metrics.jsonl")), l2 = train_losses(parts.file("metrics.jsonl"));
+  ASSERT_EQ(l2.size(), 24u);
+  for (int64_t step = 1; step <= 24; ++step) EXPECT_DOUBLE_EQ(l1[step], l2[step]) << "step " << step;
+}
+
+TEST(Trainer, RefusesToOverwriteARunOrResumeNothing) {
+  TempDir dir;
+  Config cfg = tiny_config(dir.path());
+  cfg.train.max_steps = 2;
+  SyntheticData d(4, 16, 16);
+  train_model(cfg, d, {});
+  EXPECT_THROW(train_model(cfg, d, {}), UsageError);
+  TempDir empty;
+  Config other = tiny_config(empty.path());
+  TrainOptions resume;
+  resume.resume = true;
+  EXPECT_THROW(train_model(other, d, resume), UsageError);
+  // Resuming with another architecture names the differing key.
+  Config wider = cfg;
+  wider.model.d_model = 64;
+  try {
+    train_model(wider, d, resume);
+    FAIL() << "no error";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.d_model"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, NonFiniteLossesAreSkippedThenStopTheRunKeepingTheLastCheckpoint) {
+  TempDir dir;
+  Config cfg = tiny_config(dir.path());
+  cfg.train.warmup_steps = 0;
+  cfg.train.learning_rate = 1e30;  // one AdamW step blows the weights up to ~1e30
+  cfg.train.min_lr = 1e30;
+  cfg.train.grad_clip = 0;
+  cfg.train.checkpoint_interval = 1;
+  cfg.train.eval_interval = 0;
+  cfg.train.max_bad_steps = 3;
+  SyntheticData d(4, 16, 16);
+  try {
+    train_model(cfg, d, {});
+    FAIL() << "no error";
+  } catch (const RunError& e) {
+    EXPECT_NE(std::string(e.what()).find("not finite for 3 steps in a row"), std::string::npos) << e.what();
+  }
+  LoadedCheckpoint ck = load_checkpoint(dir.path());
+  EXPECT_GE(ck.state.step, 1);
+  EXPECT_LE(ck.state.step, 2);
+}
