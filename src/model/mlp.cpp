@@ -6,7 +6,9 @@ MLPImpl::MLPImpl(const ModelConfig& cfg) : dropout_(cfg.dropout) {
   const std::string& a = cfg.activation;
   act_ = a == "swiglu" ? Act::swiglu : a == "relu" ? Act::relu : a == "relu2" ? Act::relu2 : Act::gelu;
   const int64_t c = cfg.d_model, f = cfg.hidden_size();
-  auto linear = [&](int64_t in, int64_t out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(cfg.bias)); };
+  auto linear = [&](int64_t in, int64_t out) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(cfg.bias));
+  };
   if (act_ == Act::swiglu) {
     gate = register_module("gate", linear(c, f));
     up = register_module("up", linear(c, f));
