@@ -1,0 +1,115 @@
+#include "model/attention.h"
+
+#include <torch/version.h>
+
+#include <cmath>
+#include <limits>
+#include <tuple>
+
+#include "model/kv_cache.h"
+#include "model/rope.h"
+
+namespace gptforge {
+namespace {
+
+// (T, S) bool, true where query i (at position S - T + i) must not see key j: j > S - T + i.
+// A view of the cached buffer when it is large enough, built otherwise.
+torch::Tensor future_mask(const torch::Tensor& buffer, int64_t t, int64_t s, const torch::Device& device) {
+  const int64_t offset = s - t;
+  if (buffer.defined() && buffer.size(0) >= s) return buffer.narrow(0, offset, t).narrow(1, 0, s);
+  return torch::ones({t, s}, torch::TensorOptions().dtype(torch::kBool).device(device)).triu(offset + 1);
+}
+
+// k or v (B, n_kv_head, S, hd) -> (B, n_head, S, hd), each kv head repeated for its group of queries.
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t groups) {
+  if (groups == 1) return x;
+  const int64_t b = x.size(0), h = x.size(1), s = x.size(2), d = x.size(3);
+  return x.unsqueeze(2).expand({b, h, groups, s, d}).reshape({b, h * groups, s, d});
+}
+
+}  // namespace
+
+torch::Tensor causal_attention_explicit(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                        const torch::Tensor& causal_mask, double dropout_p, torch::Tensor* probs) {
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3);
+  const int64_t Hkv = k.size(1), S = k.size(2), G = H / Hkv;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // (B, H, T, hd) -> (B*Hkv, G*T, hd): the G query heads that share a kv head become the rows of one
+  // matmul against that head's keys, so k and v are never repeated.
+  auto qg = (q * scale).reshape({B * Hkv, G * T, hd});
+  auto kg = k.to(q.scalar_type()).reshape({B * Hkv, S, hd});
+  auto vg = v.to(q.scalar_type()).reshape({B * Hkv, S, hd});
+  auto scores = torch::bmm(qg, kg.transpose(1, 2)).view({B, H, T, S});  // (B, H, T, S)
+  // A single new token (cached decoding) sees every cached position: nothing to mask.
+  if (T > 1) scores.masked_fill_(future_mask(causal_mask, T, S, q.device()), -std::numeric_limits<double>::infinity());
+  auto att = torch::softmax(scores, -1);
+  if (probs) *probs = att;
+  if (dropout_p > 0) att = torch::dropout(att, dropout_p, /*train=*/true);
+  return torch::bmm(att.view({B * Hkv, G * T, S}).to(vg.scalar_type()), vg).view({B, H, T, hd});
+}
+
+#if TORCH_VERSION_MAJOR >= 2
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& causal_mask, double dropout_p) {
+  const int64_t T = q.size(2), S = k.size(2), G = q.size(1) / k.size(1);
+  auto kk = repeat_kv(k.to(q.scalar_type()), G);
+  auto vv = repeat_kv(v.to(q.scalar_type()), G);
+  if (S == T) return at::scaled_dot_product_attention(q, kk, vv, {}, dropout_p, /*is_causal=*/true);
+  if (T == 1) return at::scaled_dot_product_attention(q, kk, vv, {}, dropout_p, /*is_causal=*/false);
+  // New tokens after a cached prefix: is_causal would align the mask top-left, so pass it (true = attend).
+  auto allowed = future_mask(causal_mask, T, S, q.device()).logical_not();
+  return at::scaled_dot_product_attention(q, kk, vv, allowed, dropout_p, /*is_causal=*/false);
+}
+const char* attention_kernel_name() { return "scaled_dot_product_attention"; }
+#else
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& causal_mask, double dropout_p) {
+  return causal_attention_explicit(q, k, v, causal_mask, dropout_p);
+}
+const char* attention_kernel_name() { return "bmm + masked softmax"; }
+#endif
+
+torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+  const int64_t T = q.size(2), S = k.size(2), G = q.size(1) / k.size(1);
+  auto kr = repeat_kv(k, G), vr = repeat_kv(v, G);
+  auto scores = torch::matmul(q, kr.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  auto allowed = torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(q.device())).tril(S - T);
+  scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity());
+  return torch::matmul(torch::softmax(scores, -1), vr);
+}
+
+AttentionImpl::AttentionImpl(const ModelConfig& cfg, int64_t layer)
+    : layer_(layer),
+      n_head_(cfg.n_head),
+      n_kv_head_(cfg.kv_heads()),
+      head_dim_(cfg.head_dim()),
+      dropout_(cfg.dropout) {
+  const int64_t c = cfg.d_model;
+  auto linear = [&](int64_t in, int64_t out) { return torch::nn::LinearOptions(in, out).bias(cfg.bias); };
+  q_proj = register_module("q_proj", torch::nn::Linear(linear(c, n_head_ * head_dim_)));
+  k_proj = register_module("k_proj", torch::nn::Linear(linear(c, n_kv_head_ * head_dim_)));
+  v_proj = register_module("v_proj", torch::nn::Linear(linear(c, n_kv_head_ * head_dim_)));
+  o_proj = register_module("o_proj", torch::nn::Linear(linear(n_head_ * head_dim_, c)));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in, torch::Tensor* probs) {
+  const int64_t B = x.size(0), T = x.size(1);
+  // (B, T, C) -> (B, heads, T, hd)
+  auto q = q_proj(x).view({B, T, n_head_, head_dim_}).transpose(1, 2);
+  auto k = k_proj(x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
+  auto v = v_proj(x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
+  if (in.rope_cos.defined()) {
+    q = apply_rope(q, in.rope_cos, in.rope_sin);
+    k = apply_rope(k, in.rope_cos, in.rope_sin);
+  }
+  if (in.cache) std::tie(k, v) = in.cache->append(layer_, k, v);  // (B, Hkv, cached + T, hd)
+  const double p = is_training() ? dropout_ : 0.0;
+  auto y = probs ? causal_attention_explicit(q, k, v, in.causal_mask, p, probs)
+                 : causal_attention(q, k, v, in.causal_mask, p);
+  // (B, H, T, hd) -> (B, T, C)
+  y = o_proj(y.transpose(1, 2).reshape({B, T, n_head_ * head_dim_}));
+  if (p > 0) y = torch::dropout(y, p, /*train=*/true);
+  return y;
+}
+
+}  // namespace gptforge

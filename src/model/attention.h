@@ -1,0 +1,66 @@
+// Causal self-attention with separate q/k/v projections, so multi-head (n_kv_head = n_head),
+// grouped-query (n_head divisible by n_kv_head) and multi-query (n_kv_head = 1) attention share one
+// code path. Query head h reads key/value head h / (n_head / n_kv_head), as HF's repeat_kv.
+//
+//   q, k, v = x Wq^T, x Wk^T, x Wv^T          (+ biases with model.bias)
+//   q, k    = rope(q), rope(k)                 (model.position = rope)
+//   y       = softmax(q k^T / sqrt(head_dim) + causal mask) v
+//   out     = dropout(y Wo^T)                  (residual dropout)
+//
+// Parameters: q_proj (n_head*hd, C), k_proj and v_proj (n_kv_head*hd, C), o_proj (C, C), in
+// torch's (out, in) layout; biases (out) with model.bias.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+
+#include "util/config.h"
+
+namespace gptforge {
+
+class KVCache;
+
+// What every layer's attention needs for one forward pass; GPTImpl prepares it once per pass.
+struct AttentionInputs {
+  torch::Tensor rope_cos, rope_sin;  // (T, head_dim/2) for the new tokens' positions; undefined without RoPE
+  torch::Tensor causal_mask;         // (block_size, block_size) bool, true above the diagonal; may be undefined
+  KVCache* cache = nullptr;          // cached decoding: append this pass's keys/values here
+};
+
+// --- Attention kernels ------------------------------------------------------------------------------
+// q: (B, n_head, T, hd); k, v: (B, n_kv_head, S, hd) with S >= T: query i sits at position S - T + i
+// and attends to key positions [0, S - T + i]. Returns (B, n_head, T, hd). causal_mask is the
+// (>= S, >= S) bool buffer (true = future, masked); when undefined the mask is built per call.
+
+// The fastest kernel this LibTorch offers: scaled_dot_product_attention on LibTorch >= 2, the
+// explicit path below on 1.x.
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& causal_mask, double dropout_p);
+// Batched matmuls + masked softmax, with no copy of k/v for GQA (query heads of one group are
+// stacked into the rows of one matmul). When `probs` is given it receives the attention
+// probabilities (B, n_head, T, S), before dropout.
+torch::Tensor causal_attention_explicit(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                        const torch::Tensor& causal_mask, double dropout_p,
+                                        torch::Tensor* probs = nullptr);
+// The textbook formula, for tests: repeat k/v per query head, q k^T * scale, mask built from
+// scratch, softmax, times v. No dropout.
+torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+// Name of the kernel causal_attention uses in this build, for logs.
+const char* attention_kernel_name();
+
+// --- The module ---------------------------------------------------------------------------------
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(const ModelConfig& cfg, int64_t layer);
+  // x: (B, T, C) -> (B, T, C). With `probs`, uses the explicit kernel and stores the probabilities.
+  torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in, torch::Tensor* probs = nullptr);
+
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+
+ private:
+  int64_t layer_, n_head_, n_kv_head_, head_dim_;
+  double dropout_;
+};
+TORCH_MODULE(Attention);
+
+}  // namespace gptforge

@@ -1,0 +1,35 @@
+#include "model/mlp.h"
+
+namespace gptforge {
+
+MLPImpl::MLPImpl(const ModelConfig& cfg) : dropout_(cfg.dropout) {
+  const std::string& a = cfg.activation;
+  act_ = a == "swiglu" ? Act::swiglu : a == "relu" ? Act::relu : a == "relu2" ? Act::relu2 : Act::gelu;
+  const int64_t c = cfg.d_model, f = cfg.hidden_size();
+  auto linear = [&](int64_t in, int64_t out) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(cfg.bias));
+  };
+  if (act_ == Act::swiglu) {
+    gate = register_module("gate", linear(c, f));
+    up = register_module("up", linear(c, f));
+    down = register_module("down", linear(f, c));
+  } else {
+    fc = register_module("fc", linear(c, f));
+    proj = register_module("proj", linear(f, c));
+  }
+}
+
+torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y;
+  switch (act_) {
+    case Act::swiglu: y = down(torch::silu(gate(x)) * up(x)); break;
+    case Act::gelu: y = proj(torch::gelu(fc(x), "tanh")); break;
+    // relu's backward needs only its output, so it may overwrite fc's output in place.
+    case Act::relu: y = proj(fc(x).relu_()); break;
+    case Act::relu2: y = proj(fc(x).relu_().square()); break;
+  }
+  if (is_training() && dropout_ > 0) y = torch::dropout(y, dropout_, /*train=*/true);
+  return y;
+}
+
+}  // namespace gptforge
