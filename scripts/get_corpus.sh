@@ -52,6 +52,10 @@ def detokenize(tokens):
         if not word:
             continue
         text = '"' if word in ("``", "''") else word
+        # The tagged text doubles every semicolon (";/. ;/.") and repeats the full stop after an
+        # abbreviation that ends a sentence ("Jr./np ./."): print each once.
+        if out and ((word == ";" and out[-1] == ";") or (word == "." and out[-1].endswith("."))):
+            continue
         if out and not glue and word not in NO_SPACE_BEFORE:
             out.append(" ")
         out.append(text)

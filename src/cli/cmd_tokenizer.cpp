@@ -61,8 +61,7 @@ void register_tokenizer(CLI::App& app) {
   train->callback([train_opts] {
     Config cfg = load_command_config(*train_opts);
     require_keys(cfg, {"tokenizer.inputs"}, "tokenizer train");
-    int threads = cfg.tokenizer.threads > 0 ? static_cast<int>(cfg.tokenizer.threads) : effective_threads(cfg.run);
-    TokenizerTrainStats s = train_tokenizer(cfg.tokenizer, threads, static_cast<uint64_t>(cfg.run.seed));
+    TokenizerTrainStats s = train_tokenizer(cfg.tokenizer, effective_threads(cfg.run), static_cast<uint64_t>(cfg.run.seed));
     std::printf("trained %s tokenizer: %lld pieces (ids 0-7 special, %s)\n", cfg.tokenizer.model_type.c_str(),
                 static_cast<long long>(s.vocab_size), cfg.tokenizer.byte_fallback ? "8-263 bytes" : "no byte fallback");
     std::printf("corpus: %lld file(s), %lld lines, %lld bytes, invalid UTF-8 %lld\n", static_cast<long long>(s.files),

@@ -186,7 +186,7 @@ TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, int threads, uin
                     " file(s) of tokenizer.inputs)");
   }
 
-  auto args = sentencepiece_trainer_args(cfg, threads);
+  auto args = sentencepiece_trainer_args(cfg, cfg.threads > 0 ? static_cast<int>(cfg.threads) : threads);
   log_info(strprintf("training a %s tokenizer (vocab %lld) on %zu file(s) ...", cfg.model_type.c_str(),
                      static_cast<long long>(cfg.vocab_size), files.size()));
   sentencepiece::SetRandomGeneratorSeed(static_cast<unsigned int>(seed & 0x7fffffff));

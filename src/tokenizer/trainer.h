@@ -24,7 +24,8 @@ struct TokenizerTrainStats {
 // sentencepiece "sentence"; lines longer than max_sentence_length are cut at a space. The special
 // tokens take ids 0..7 (see tokenizer.h). `seed` makes the sentence sampling reproducible.
 // Throws DataError for a missing input, an empty corpus or a vocab_size the corpus cannot fill
-// (naming tokenizer.vocab_size), ConfigError for an invalid combination of keys.
+// (naming tokenizer.vocab_size), ConfigError for an invalid combination of keys. `threads` is used
+// when cfg.threads is 0 (pass effective_threads(run)).
 TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, int threads, uint64_t seed = 1337);
 
 // The sentencepiece trainer arguments train_tokenizer uses (exposed for tests and `--debug`).
