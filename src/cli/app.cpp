@@ -37,6 +37,8 @@ int run(int argc, char** argv) {
   app.fallthrough(false);
   register_info(app);
   register_config(app);
+  register_tokenizer(app);
+  register_prepare(app);
   register_train(app);
   try {
     app.parse(argc, argv);

@@ -29,6 +29,8 @@ int run(int argc, char** argv);
 // Command registration, one per cmd_<name>.cpp.
 void register_info(CLI::App& app);
 void register_config(CLI::App& app);
+void register_tokenizer(CLI::App& app);
+void register_prepare(CLI::App& app);
 void register_train(CLI::App& app);
 
 }  // namespace gptforge::cli

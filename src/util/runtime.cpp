@@ -64,8 +64,12 @@ BlasInfo blas_info() {
 
 double measure_matmul_gflops(torch::Device device, torch::ScalarType dtype, int64_t n, int repeats) {
   torch::NoGradGuard no_grad;
+  // A private generator: measuring must not move the global random stream (exact resume relies on it).
+  auto gen = at::detail::createCPUGenerator(1234);
+  auto cpu = torch::TensorOptions().dtype(torch::kFloat32);
   auto opts = torch::TensorOptions().dtype(dtype).device(device);
-  auto a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts), c = torch::empty({n, n}, opts);
+  auto a = at::randn({n, n}, gen, cpu).to(opts), b = at::randn({n, n}, gen, cpu).to(opts);
+  auto c = torch::empty({n, n}, opts);
   auto sync = [&] {
 #ifdef GPTFORGE_WITH_CUDA
     if (device.is_cuda()) torch::cuda::synchronize();

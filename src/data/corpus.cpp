@@ -1,0 +1,335 @@
+#include "data/corpus.h"
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "util/errors.h"
+
+namespace gptforge {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_blank(const std::string& line) {
+  for (char c : line) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\f' && c != '\v') return false;
+  }
+  return true;
+}
+
+// Length of the valid UTF-8 sequence at text[i], or 0 when the bytes there start an invalid
+// sequence; `bad_len` then receives the length of its maximal invalid subpart (at least 1).
+size_t utf8_sequence(std::string_view text, size_t i, size_t* bad_len) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;  // no overlong forms
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+  } else {
+    *bad_len = 1;
+    return 0;
+  }
+  for (size_t k = 1; k < len; ++k) {
+    if (i + k >= text.size() || byte(i + k) < (k == 1 ? lo : 0x80) || byte(i + k) > (k == 1 ? hi : 0xBF)) {
+      *bad_len = k;
+      return 0;
+    }
+  }
+  return len;
+}
+
+constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
+
+}  // namespace
+
+InputFormat resolve_input_format(const std::string& format, const std::string& path) {
+  if (format == "jsonl") return InputFormat::Jsonl;
+  if (format == "text") return InputFormat::Text;
+  return ends_with(path, ".jsonl") || ends_with(path, ".ndjson") ? InputFormat::Jsonl : InputFormat::Text;
+}
+
+DocumentMode parse_document_mode(const std::string& mode) {
+  if (mode == "file") return DocumentMode::File;
+  if (mode == "line") return DocumentMode::Line;
+  if (mode == "paragraph") return DocumentMode::Paragraph;
+  throw ConfigError("data.documents: unknown mode '" + mode + "' (file, paragraph or line)");
+}
+
+int64_t count_invalid_utf8(std::string_view text, int64_t* first_offset) {
+  int64_t count = 0;
+  if (first_offset) *first_offset = -1;
+  size_t i = 0;
+  while (i < text.size()) {
+    // Fast path over ASCII.
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t bad = 0;
+    size_t len = utf8_sequence(text, i, &bad);
+    if (len) {
+      i += len;
+      continue;
+    }
+    if (count == 0 && first_offset) *first_offset = static_cast<int64_t>(i);
+    ++count;
+    i += bad;
+  }
+  return count;
+}
+
+int64_t replace_invalid_utf8(std::string& text) {
+  if (count_invalid_utf8(text) == 0) return 0;
+  std::string out;
+  out.reserve(text.size() + 16);
+  int64_t count = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t bad = 0;
+    size_t len = utf8_sequence(text, i, &bad);
+    if (len) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out += kReplacement;
+      ++count;
+      i += bad;
+    }
+  }
+  text.swap(out);
+  return count;
+}
+
+size_t complete_utf8_prefix(std::string_view text) {
+  // Look back at most 3 bytes for the lead byte of a character that the text cuts short.
+  size_t n = text.size();
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    unsigned char c = static_cast<unsigned char>(text[n - back]);
+    if (c < 0x80) return n;  // ASCII: nothing pending
+    if (c >= 0xC0) {         // a lead byte: complete when its sequence fits
+      size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+      return need > back ? n - back : n;
+    }
+  }
+  return n;
+}
+
+CorpusReader::CorpusReader(std::vector<std::string> files, CorpusOptions opts)
+    : files_(std::move(files)), opts_(std::move(opts)), buf_(1 << 20) {
+  if (opts_.chunk_bytes == 0) opts_.chunk_bytes = 1;
+}
+
+CorpusReader::~CorpusReader() { close_file(); }
+
+bool CorpusReader::open_next_file() {
+  if (++file_ >= static_cast<int>(files_.size())) return false;
+  const std::string& path = files_[file_];
+  fp_ = std::fopen(path.c_str(), "rb");
+  if (!fp_) throw DataError(path + ": cannot open (" + std::strerror(errno) + ")");
+  format_ = resolve_input_format(opts_.format, path);
+  buf_pos_ = buf_len_ = 0;
+  eof_ = false;
+  line_no_ = line_offset_ = next_offset_ = 0;
+  in_doc_ = false;
+  doc_.clear();
+  return true;
+}
+
+void CorpusReader::close_file() {
+  if (!fp_) return;
+  std::fclose(fp_);
+  fp_ = nullptr;
+  bytes_done_ += next_offset_;
+  next_offset_ = 0;
+}
+
+bool CorpusReader::more_in_file() {
+  if (buf_pos_ < buf_len_) return true;
+  if (eof_) return false;
+  buf_len_ = std::fread(buf_.data(), 1, buf_.size(), fp_);
+  buf_pos_ = 0;
+  if (buf_len_ == 0) {
+    if (std::ferror(fp_)) throw DataError(files_[file_] + ": read error (" + std::strerror(errno) + ")");
+    eof_ = true;
+  }
+  return buf_len_ > 0;
+}
+
+bool CorpusReader::read_line(std::string& line, bool& newline) {
+  line.clear();
+  newline = false;
+  while (more_in_file()) {
+    const char* start = buf_.data() + buf_pos_;
+    size_t avail = buf_len_ - buf_pos_;
+    const void* nl = std::memchr(start, '\n', avail);
+    if (nl) {
+      size_t n = static_cast<const char*>(nl) - start;
+      line.append(start, n);
+      buf_pos_ += n + 1;
+      newline = true;
+      break;
+    }
+    line.append(start, avail);
+    buf_pos_ = buf_len_;
+  }
+  if (!newline && line.empty()) return false;
+  ++line_no_;
+  line_offset_ = next_offset_;
+  next_offset_ += static_cast<int64_t>(line.size()) + (newline ? 1 : 0);
+  // A UTF-8 byte order mark is an encoding marker, not text.
+  if (line_no_ == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) {
+    line.erase(0, 3);
+    line_offset_ += 3;
+  }
+  return true;
+}
+
+void CorpusReader::check_utf8(std::string& line) {
+  int64_t first = -1;
+  int64_t bad = count_invalid_utf8(line, &first);
+  if (bad == 0) return;
+  if (opts_.reject_invalid_utf8) {
+    throw DataError(files_[file_] + ":" + std::to_string(line_no_) + ": invalid UTF-8 at byte offset " +
+                    std::to_string(line_offset_ + first) +
+                    " (data.invalid_utf8=reject; set data.invalid_utf8=replace to substitute U+FFFD)");
+  }
+  replace_invalid_utf8(line);
+  invalid_utf8_ += bad;
+}
+
+void CorpusReader::emit(TextChunk& chunk, std::string&& text, int64_t line, bool start, bool end) {
+  chunk.text = std::move(text);
+  chunk.file = file_;
+  chunk.line = line;
+  chunk.doc_start = start;
+  chunk.doc_end = end;
+  if (end) ++documents_;
+}
+
+bool CorpusReader::next(TextChunk& chunk) {
+  for (;;) {
+    if (!fp_ && !open_next_file()) return false;
+    bool got = format_ == InputFormat::Jsonl ? next_jsonl(chunk) : next_text(chunk);
+    if (got) return true;
+    close_file();
+  }
+}
+
+bool CorpusReader::next_text(TextChunk& chunk) {
+  std::string line;
+  bool newline = false;
+  switch (opts_.documents) {
+    case DocumentMode::Line:
+      while (read_line(line, newline)) {
+        check_utf8(line);
+        if (is_blank(line)) continue;
+        emit(chunk, std::move(line), line_no_, true, true);
+        return true;
+      }
+      return false;
+
+    case DocumentMode::Paragraph:
+      while (read_line(line, newline)) {
+        check_utf8(line);
+        if (is_blank(line)) {
+          if (!in_doc_) continue;
+          in_doc_ = false;
+          emit(chunk, std::move(doc_), doc_line_, !doc_started_, true);
+          return true;
+        }
+        if (!in_doc_) {
+          in_doc_ = true;
+          doc_started_ = false;
+          doc_ = std::move(line);
+          doc_line_ = line_no_;
+          continue;
+        }
+        doc_ += '\n';
+        if (doc_.size() >= opts_.chunk_bytes) {
+          // Hand out what we have; the chunk ends right after a newline.
+          emit(chunk, std::move(doc_), doc_line_, !doc_started_, false);
+          doc_started_ = true;
+          doc_ = std::move(line);
+          doc_line_ = line_no_;
+          return true;
+        }
+        doc_ += line;
+      }
+      if (!in_doc_) return false;
+      in_doc_ = false;
+      emit(chunk, std::move(doc_), doc_line_, !doc_started_, true);
+      return true;
+
+    case DocumentMode::File:
+      while (read_line(line, newline)) {
+        check_utf8(line);
+        if (!in_doc_) {
+          in_doc_ = true;
+          doc_started_ = false;
+          doc_.clear();
+          doc_line_ = line_no_;
+        }
+        doc_ += line;
+        if (newline) doc_ += '\n';
+        if (newline && doc_.size() >= opts_.chunk_bytes && more_in_file()) {
+          emit(chunk, std::move(doc_), doc_line_, !doc_started_, false);
+          doc_started_ = true;
+          doc_.clear();
+          doc_line_ = line_no_ + 1;
+          return true;
+        }
+      }
+      if (!in_doc_) return false;
+      in_doc_ = false;
+      emit(chunk, std::move(doc_), doc_line_, !doc_started_, true);
+      return true;
+  }
+  return false;
+}
+
+bool CorpusReader::next_jsonl(TextChunk& chunk) {
+  std::string line;
+  bool newline = false;
+  const std::string& path = files_[file_];
+  while (read_line(line, newline)) {
+    if (is_blank(line)) continue;
+    // Replace (or reject) invalid bytes first: the JSON parser refuses them outright.
+    check_utf8(line);
+    std::string where = path + ":" + std::to_string(line_no_);
+    nlohmann::json record;
+    try {
+      record = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      std::string msg = e.what();
+      size_t cut = msg.find("] ");
+      throw DataError(where + ": invalid JSON: " + (cut == std::string::npos ? msg : msg.substr(cut + 2)));
+    }
+    if (!record.is_object()) throw DataError(where + ": expected a JSON object on every line");
+    auto it = record.find(opts_.jsonl_field);
+    if (it == record.end() || !it->is_string()) {
+      throw DataError(where + ": no string field '" + opts_.jsonl_field + "' (set " + opts_.key_section +
+                      ".jsonl_field to the field holding the text)");
+    }
+    std::string text = it->get<std::string>();
+    if (text.empty()) continue;
+    emit(chunk, std::move(text), line_no_, true, true);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace gptforge

@@ -1,0 +1,234 @@
+#include "tokenizer/tokenizer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "test_helpers.h"
+#include "tiny_corpus.h"
+#include "data/corpus.h"
+#include "tokenizer/trainer.h"
+#include "util/errors.h"
+
+using namespace gptforge;
+using gptforge::testing::synthetic_text;
+using gptforge::testing::TempDir;
+using gptforge::testing::tiny_tokenizer;
+
+namespace {
+
+// The message of the DataError `fn` throws; fails the test when it throws none.
+template <class F>
+std::string data_error(F fn) {
+  try {
+    fn();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no DataError";
+  return "";
+}
+
+const std::vector<std::string> kHardText = {
+    "Привет, мир! Съешь же ещё этих мягких французских булок.",
+    "emoji 😀👍🏽 and flags 🇺🇦, ZWJ 👩‍💻",
+    "中文字符和日本語のテキスト、한국어",
+    "def f(x):\n\tif x  >  1:\n\t\treturn   x\t# tabs\n    return 0\n",
+    "  leading spaces, trailing spaces   ",
+    "\n\nblank lines\r\n\r\nand CRLF\n",
+    "digits 3.14159 and 1,000,000",
+    "",
+    " ",
+    "control \x01\x7f bytes",
+};
+
+}  // namespace
+
+TEST(Tokenizer, RoundTripsUnicodeByteExact) {
+  Tokenizer tok = Tokenizer::load(tiny_tokenizer());
+  for (const auto& text : kHardText) {
+    std::vector<int32_t> ids = tok.encode(text);
+    EXPECT_EQ(tok.decode(ids), text) << "text: " << text;
+    for (int32_t id : ids) EXPECT_FALSE(tok.is_special(id)) << text;
+  }
+}
+
+TEST(Tokenizer, SpecialTokensHaveFixedIds) {
+  Tokenizer tok = Tokenizer::load(tiny_tokenizer());
+  EXPECT_EQ(tok.pad_id(), 0);
+  EXPECT_EQ(tok.unk_id(), 1);
+  EXPECT_EQ(tok.bos_id(), 2);
+  EXPECT_EQ(tok.eos_id(), 3);
+  EXPECT_EQ(tok.special_id(Special::System), 4);
+  EXPECT_EQ(tok.special_id(Special::User), 5);
+  EXPECT_EQ(tok.special_id(Special::Assistant), 6);
+  EXPECT_EQ(tok.special_id(Special::End), 7);
+  EXPECT_TRUE(tok.has_chat_tokens());
+  EXPECT_EQ(tok.piece(5), "<|user|>");
+  EXPECT_EQ(tok.piece(3), "</s>");
+  EXPECT_EQ(tok.piece(8), "<0x00>");  // byte fallback pieces follow the specials
+  EXPECT_EQ(tok.piece(263), "<0xFF>");
+  EXPECT_EQ(tok.vocab_size(), 400);
+  // Specials decode to nothing: a chat transcript decodes to its text.
+  std::vector<int32_t> ids = {kUserId};
+  for (int32_t id : tok.encode("hi")) ids.push_back(id);
+  ids.push_back(kEndId);
+  ids.push_back(kEosId);
+  EXPECT_EQ(tok.decode(ids), "hi");
+}
+
+TEST(Tokenizer, SpecialTextNeverProducesSpecialIds) {
+  Tokenizer tok = Tokenizer::load(tiny_tokenizer());
+  for (const char* text : {"<|user|>", "<|system|> x <|assistant|> y <|end|>", "</s>", "<s>", "<pad>", "<unk>",
+                           "a</s>b<s>c", "<0x41>"}) {
+    std::vector<int32_t> ids = tok.encode(text);
+    EXPECT_GT(ids.size(), 1u) << text;
+    for (int32_t id : ids) EXPECT_GE(id, kNumReservedIds) << text << " produced special id " << id;
+    EXPECT_EQ(tok.decode(ids), text);
+  }
+}
+
+TEST(Tokenizer, TensorOpsWorkAfterLoadingATokenizer) {
+  // Regression: a shared sentencepiece with its own protobuf broke LibTorch in the same process.
+  Tokenizer tok = Tokenizer::load(tiny_tokenizer());
+  std::vector<int32_t> ids = tok.encode("the quick brown fox");
+  torch::Tensor t = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()));
+  torch::Tensor emb = torch::nn::Embedding(tok.vocab_size(), 8)->forward(t);
+  EXPECT_EQ(emb.size(0), static_cast<int64_t>(ids.size()));
+  EXPECT_TRUE(torch::allclose(torch::ones({3, 3}).matmul(torch::eye(3)), torch::ones({3, 3})));
+}
+
+TEST(Tokenizer, SerializedBytesGiveTheSameTokenizer) {
+  Tokenizer a = Tokenizer::load(tiny_tokenizer());
+  Tokenizer b = Tokenizer::from_serialized(a.serialized());
+  EXPECT_EQ(a.serialized(), b.serialized());
+  for (const auto& text : kHardText) EXPECT_EQ(a.encode(text), b.encode(text));
+}
+
+TEST(Tokenizer, MissingOrCorruptModelNamesTheFile) {
+  TempDir dir;
+  std::string missing = dir.file("nope.model");
+  EXPECT_NE(data_error([&] { Tokenizer::load(missing); }).find(missing), std::string::npos);
+  std::string junk = dir.write("junk.model", "this is not a protobuf \xff\xff\xff");
+  EXPECT_NE(data_error([&] { Tokenizer::load(junk); }).find(junk), std::string::npos);
+  std::string empty = dir.write("empty.model", "");
+  EXPECT_NE(data_error([&] { Tokenizer::load(empty); }).find(empty), std::string::npos);
+  Tokenizer tok = Tokenizer::load(tiny_tokenizer());
+  EXPECT_THROW(tok.decode({static_cast<int32_t>(tok.vocab_size())}), DataError);
+}
+
+TEST(Tokenizer, TokenBytesConcatenateToDecode) {
+  Tokenizer tok = Tokenizer::load(tiny_tokenizer());
+  for (const auto& text : kHardText) {
+    std::string joined;
+    for (int32_t id : tok.encode(text)) joined += tok.token_bytes(id);
+    EXPECT_EQ(joined, text);
+  }
+}
+
+TEST(Tokenizer, StreamerEmitsWholeCharactersAndMatchesDecode) {
+  Tokenizer tok = Tokenizer::load(tiny_tokenizer());
+  for (const auto& text : kHardText) {
+    TokenStreamer streamer(tok);
+    std::string streamed;
+    for (int32_t id : tok.encode(text)) {
+      std::string part = streamer.push(id);
+      // Every piece printed on its own is valid UTF-8 (no half characters on the terminal).
+      EXPECT_EQ(count_invalid_utf8(part), 0) << text;
+      streamed += part;
+    }
+    streamed += streamer.flush();
+    EXPECT_EQ(streamed, text);
+  }
+}
+
+TEST(TokenizerTrain, CharModelGivesOneTokenPerCharacter) {
+  TempDir dir;
+  TokenizerConfig cfg;
+  cfg.inputs = {dir.write("c.txt", "hello world\nпривет мир\nabc def\n")};
+  cfg.model_prefix = dir.file("char");
+  cfg.model_type = "char";
+  cfg.vocab_size = 65536;  // a cap for char models
+  cfg.character_coverage = 1.0;
+  TokenizerTrainStats stats = train_tokenizer(cfg, 1);
+  Tokenizer tok = Tokenizer::load(stats.model_path);
+  // 8 specials + 256 bytes + the 19 distinct characters (space included, as "▁").
+  EXPECT_EQ(tok.vocab_size(), 264 + 19);
+  EXPECT_EQ(tok.encode("hello").size(), 5u);
+  EXPECT_EQ(tok.encode("мир").size(), 3u);
+  EXPECT_EQ(tok.decode(tok.encode("zebra 🦓")), "zebra 🦓");  // unseen characters fall back to bytes
+  EXPECT_TRUE(std::filesystem::exists(stats.vocab_path));
+}
+
+TEST(TokenizerTrain, UnigramAndJsonlField) {
+  TempDir dir;
+  std::string jsonl;
+  std::string text = synthetic_text(600, 7);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) break;
+    jsonl += "{\"id\": 1, \"body\": \"" + text.substr(pos, end - pos) + "\\nsecond line\"}\n";
+    pos = end + 1;
+  }
+  TokenizerConfig cfg;
+  cfg.inputs = {dir.write("d.jsonl", jsonl)};
+  cfg.jsonl_field = "body";
+  cfg.model_prefix = dir.file("uni");
+  cfg.model_type = "unigram";
+  cfg.vocab_size = 330;
+  TokenizerTrainStats stats = train_tokenizer(cfg, 2);
+  EXPECT_GT(stats.sentences, 400);
+  Tokenizer tok = Tokenizer::load(stats.model_path);
+  EXPECT_EQ(tok.vocab_size(), 330);
+  EXPECT_EQ(tok.special_id(Special::Assistant), 6);
+  for (const auto& t : kHardText) EXPECT_EQ(tok.decode(tok.encode(t)), t);
+
+  cfg.jsonl_field = "text";
+  std::string msg = data_error([&] { train_tokenizer(cfg, 1); });
+  EXPECT_NE(msg.find("d.jsonl:1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("tokenizer.jsonl_field"), std::string::npos) << msg;
+}
+
+TEST(TokenizerTrain, VocabTooLargeForCorpusNamesTheKey) {
+  TempDir dir;
+  TokenizerConfig cfg;
+  cfg.inputs = {dir.write("small.txt", "a tiny corpus\nwith few words\n")};
+  cfg.model_prefix = dir.file("t");
+  cfg.vocab_size = 4096;
+  std::string msg = data_error([&] { train_tokenizer(cfg, 1); });
+  EXPECT_NE(msg.find("tokenizer.vocab_size=4096"), std::string::npos) << msg;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("t.model")));
+  cfg.vocab_size = 100;  // below the 264 reserved ids
+  EXPECT_THROW(train_tokenizer(cfg, 1), ConfigError);
+}
+
+TEST(TokenizerTrain, MissingAndEmptyInputsFail) {
+  TempDir dir;
+  TokenizerConfig cfg;
+  cfg.model_prefix = dir.file("t");
+  cfg.inputs = {dir.file("missing.txt")};
+  EXPECT_NE(data_error([&] { train_tokenizer(cfg, 1); }).find(dir.file("missing.txt")), std::string::npos);
+  cfg.inputs = {dir.write("empty.txt", "\n\n\n")};
+  std::string msg = data_error([&] { train_tokenizer(cfg, 1); });
+  EXPECT_NE(msg.find("empty"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("empty.txt"), std::string::npos) << msg;
+}
+
+TEST(TokenizerTrain, WritesOnlyTheFinalFiles) {
+  TempDir dir;
+  TokenizerConfig cfg;
+  cfg.inputs = {dir.write("corpus/a.txt", synthetic_text(500, 3))};
+  cfg.model_prefix = dir.file("out/tok");
+  cfg.vocab_size = 320;
+  train_tokenizer(cfg, 1);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("out"))) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"tok.model", "tok.vocab"}));
+  // Same seed, same corpus: the same model.
+  std::string first = Tokenizer::load(dir.file("out/tok.model")).serialized();
+  train_tokenizer(cfg, 1);
+  EXPECT_EQ(Tokenizer::load(dir.file("out/tok.model")).serialized(), first);
+}
