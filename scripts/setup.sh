@@ -15,7 +15,7 @@ packages=(
   libtorch-dev libopenblas0-openmp libopenblas-openmp-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
   libgloo-dev
-  python3 python3-torch
+  python3 python3-torch python3-matplotlib
   npm
 )
 if [[ ${GPTFORGE_SKIP_APT:-0} != 1 ]]; then
