@@ -31,6 +31,8 @@ void register_info(CLI::App& app);
 void register_config(CLI::App& app);
 void register_tokenizer(CLI::App& app);
 void register_prepare(CLI::App& app);
-void register_train(CLI::App& app);
+void register_train(CLI::App& app);  // and register_sft, in cmd_train.cpp
+void register_sft(CLI::App& app);
+void register_tasks(CLI::App& app);
 
 }  // namespace gptforge::cli

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/app.h"
+#include "train/sft.h"
 #include "train/trainer.h"
 #include "util/log.h"
 #include "util/progress.h"
@@ -13,9 +14,11 @@ void print_train_summary(const TrainSummary& s) {
               static_cast<long long>(s.steps), static_cast<long long>(s.tokens), format_duration(s.seconds).c_str(),
               s.skipped_steps ? strprintf(" (%lld non-finite steps skipped)", (long long)s.skipped_steps).c_str() : "");
   if (s.best_step >= 0) {
-    std::printf("best validation loss %.4f (%.4f bits/byte) at step %lld\n", s.best_val_loss, s.best_val_bpb,
+    std::printf("best validation loss %.4f%s at step %lld\n", s.best_val_loss,
+                s.best_val_bpb > 0 ? strprintf(" (%.4f bits/byte)", s.best_val_bpb).c_str() : "",
                 static_cast<long long>(s.best_step));
   }
+  if (s.early_stopped) std::printf("stopped early: validation loss stopped improving\n");
   if (!s.checkpoint.empty()) std::printf("checkpoint: %s\n", s.checkpoint.c_str());
 }
 
@@ -29,6 +32,19 @@ void register_train(CLI::App& app) {
   cmd->callback([opts, train_opts] {
     Config cfg = load_command_config(*opts);
     print_train_summary(pretrain(cfg, *train_opts));
+  });
+}
+
+void register_sft(CLI::App& app) {
+  auto opts = std::make_shared<CommonOptions>();
+  auto train_opts = std::make_shared<TrainOptions>();
+  auto* cmd = app.add_subcommand("sft", "Fine-tune a checkpoint on instruction data (Alpaca or chat JSONL)");
+  add_common_options(cmd, *opts);
+  cmd->add_flag("--resume", train_opts->resume, "Continue the run in train.out_dir from its latest checkpoint");
+  cmd->add_flag("--force", train_opts->force, "Start over even if train.out_dir holds checkpoints");
+  cmd->callback([opts, train_opts] {
+    Config cfg = load_command_config(*opts);
+    print_train_summary(finetune(cfg, *train_opts));
   });
 }
 

@@ -227,7 +227,8 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     }
     metrics.write({{"step", state.step}, {"val_loss", r.loss}, {"val_bpb", r.bpb}, {"tokens", state.tokens},
                    {"elapsed_s", elapsed()}});
-    log_info(strprintf("\neval step %lld: val loss %.4f, %.4f bits/byte%s", (long long)state.step, r.loss, r.bpb,
+    std::string bpb = data.bytes_per_token() > 0 ? strprintf(", %.4f bits/byte", r.bpb) : "";
+    log_info(strprintf("\neval step %lld: val loss %.4f%s%s", (long long)state.step, r.loss, bpb.c_str(),
                        best ? " (best)" : ""));
     return best;
   };

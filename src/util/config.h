@@ -240,7 +240,6 @@ struct SftConfig {
   std::string format = "auto";
   std::string loss_on = "assistant";
   std::string overlong = "truncate";
-  bool packing = false;
   int64_t early_stop_patience = 0;
   bool skip_invalid = false;
 
@@ -253,7 +252,6 @@ struct SftConfig {
     v("loss_on", loss_on, "Tokens that carry loss: assistant replies only, or all", Choices{{"assistant", "all"}});
     v("overlong", overlong, "Examples longer than the context: truncate or drop (counted)",
       Choices{{"truncate", "drop"}});
-    v("packing", packing, "Pack several examples per window (attention never crosses examples)");
     v("early_stop_patience", early_stop_patience, "Stop after N evaluations without improvement (0 = off)",
       Range{0, 1e6});
     v("skip_invalid", skip_invalid, "Skip malformed records (counted) instead of failing");

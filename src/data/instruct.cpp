@@ -1,0 +1,121 @@
+#include "data/instruct.h"
+
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+#include "util/errors.h"
+#include "util/files.h"
+
+namespace gptforge {
+
+namespace {
+
+std::string string_field(const nlohmann::json& j, const char* key, bool required) {
+  if (!j.contains(key) || j[key].is_null()) {
+    if (required) throw DataError(std::string("missing \"") + key + "\"");
+    return "";
+  }
+  if (!j[key].is_string()) throw DataError(std::string("\"") + key + "\" must be a string");
+  return j[key].get<std::string>();
+}
+
+InstructExample parse_record(const nlohmann::json& j, const std::string& format) {
+  if (!j.is_object()) throw DataError("record is not a JSON object");
+  InstructExample ex;
+  ex.task = string_field(j, "task", false);
+  bool is_chat = format == "chat" || (format == "auto" && j.contains("messages"));
+  if (is_chat) {
+    if (!j.contains("messages") || !j["messages"].is_array()) throw DataError("missing \"messages\" list");
+    bool has_assistant = false;
+    for (const auto& m : j["messages"]) {
+      if (!m.is_object()) throw DataError("a message is not an object");
+      ChatMessage msg{string_field(m, "role", true), string_field(m, "content", true)};
+      if (msg.role != "system" && msg.role != "user" && msg.role != "assistant") {
+        throw DataError("unknown role '" + msg.role + "' (system, user or assistant)");
+      }
+      if (msg.content.empty()) throw DataError("empty content in a " + msg.role + " message");
+      has_assistant |= msg.role == "assistant";
+      ex.messages.push_back(std::move(msg));
+    }
+    if (!has_assistant) throw DataError("conversation has no assistant turn");
+  } else {
+    std::string instruction = string_field(j, "instruction", true);
+    std::string input = string_field(j, "input", false);
+    std::string output = string_field(j, "output", true);
+    if (instruction.empty()) throw DataError("empty \"instruction\"");
+    if (output.empty()) throw DataError("empty \"output\"");
+    ex.messages.push_back({"user", input.empty() ? instruction : instruction + "\n\n" + input});
+    ex.messages.push_back({"assistant", output});
+  }
+  return ex;
+}
+
+}  // namespace
+
+std::vector<InstructExample> read_instruct_file(const std::string& path, const std::string& format, bool skip_invalid,
+                                                InstructReadStats* stats) {
+  const std::string text = read_file(path);
+  InstructReadStats local;
+  InstructReadStats& st = stats ? *stats : local;
+  std::vector<InstructExample> out;
+  auto handle = [&](const nlohmann::json& j, const std::string& where) {
+    ++st.records;
+    try {
+      InstructExample ex = parse_record(j, format);
+      ex.where = where;
+      out.push_back(std::move(ex));
+    } catch (const DataError& e) {
+      if (!skip_invalid) throw DataError(where + ": " + e.what() + " (sft.skip_invalid=true skips such records)");
+      if (st.skipped++ == 0) st.first_skip_reason = where + ": " + e.what();
+    }
+  };
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '[') {
+    // A JSON array (Alpaca's own release format).
+    nlohmann::json arr;
+    try {
+      arr = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw DataError(path + ": not valid JSON (" + std::string(e.what()) + ")");
+    }
+    for (size_t i = 0; i < arr.size(); ++i) handle(arr[i], path + ": record " + std::to_string(i + 1));
+  } else {
+    std::istringstream in(text);
+    std::string line;
+    int64_t n = 0;
+    while (std::getline(in, line)) {
+      ++n;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const std::string where = path + ":" + std::to_string(n);
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::parse_error&) {
+        ++st.records;
+        if (!skip_invalid) throw DataError(where + ": malformed JSON (sft.skip_invalid=true skips such lines)");
+        if (st.skipped++ == 0) st.first_skip_reason = where + ": malformed JSON";
+        continue;
+      }
+      handle(j, where);
+    }
+  }
+  if (out.empty()) throw DataError(path + ": no usable instruction records");
+  return out;
+}
+
+std::vector<ChatMessage> prompt_messages(const InstructExample& ex) {
+  std::vector<ChatMessage> msgs = ex.messages;
+  while (!msgs.empty() && msgs.back().role != "assistant") msgs.pop_back();
+  if (!msgs.empty()) msgs.pop_back();
+  return msgs;
+}
+
+std::string expected_answer(const InstructExample& ex) {
+  for (auto it = ex.messages.rbegin(); it != ex.messages.rend(); ++it) {
+    if (it->role == "assistant") return it->content;
+  }
+  return "";
+}
+
+}  // namespace gptforge

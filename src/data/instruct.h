@@ -1,0 +1,39 @@
+// Instruction data for supervised fine-tuning, read into conversations for the chat template:
+//
+//   Alpaca JSON (an array) or JSONL:  {"instruction": "...", "input": "...", "output": "..."}
+//       -> user: instruction (+ "\n\n" + input when present), assistant: output
+//   Chat JSONL:  {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
+//       multi-turn included; at least one assistant turn.
+//
+// Either form may carry a "task" string (the task suite's category, used by `gptforge eval`).
+// Malformed records fail with the file and line, or are skipped and counted with skip_invalid.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tokenizer/chat_template.h"
+
+namespace gptforge {
+
+struct InstructExample {
+  std::vector<ChatMessage> messages;
+  std::string task;   // "" when the record names none
+  std::string where;  // "file:line", for messages
+};
+
+struct InstructReadStats {
+  int64_t records = 0, skipped = 0;
+  std::string first_skip_reason;
+};
+
+// format: auto (detected per record), alpaca or chat. Throws DataError naming file:line.
+std::vector<InstructExample> read_instruct_file(const std::string& path, const std::string& format, bool skip_invalid,
+                                                InstructReadStats* stats = nullptr);
+
+// The conversation without its last assistant message, and that message's text: the prompt and the
+// expected answer, as eval uses them.
+std::vector<ChatMessage> prompt_messages(const InstructExample& ex);
+std::string expected_answer(const InstructExample& ex);
+
+}  // namespace gptforge

@@ -1,0 +1,180 @@
+#include "data/task_suite.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <set>
+
+#include "data/random.h"
+#include "util/errors.h"
+#include "util/files.h"
+
+namespace gptforge {
+
+namespace {
+
+const std::vector<std::string> kWords = {"red",   "cat",   "big",  "dog",   "sun",   "hat",   "tree",  "blue",
+                                         "house", "water", "green", "small", "bird",  "road",  "ship",  "stone",
+                                         "light", "night", "river", "paper", "bread", "chair", "cloud", "field",
+                                         "horse", "music", "table", "world", "garden", "letter"};
+const std::vector<std::string> kKeys = {"plum", "pear", "fig", "lime", "kiwi", "date", "apple", "grape", "lemon", "melon"};
+
+struct Task {
+  std::string name;
+  // Phrasings with {} where the instance goes; the last `held_out` are used only for testing.
+  std::vector<std::string> phrasings;
+  int held_out;
+  // Draws an instance: (the text that fills the phrasing, the answer).
+  std::function<std::pair<std::string, std::string>(SplitMix64&)> draw;
+};
+
+std::string pick(SplitMix64& rng, const std::vector<std::string>& v) { return v[rng.below(v.size())]; }
+
+std::vector<std::string> distinct(SplitMix64& rng, const std::vector<std::string>& pool, size_t n) {
+  std::vector<std::string> out;
+  while (out.size() < n) {
+    std::string w = pick(rng, pool);
+    if (std::find(out.begin(), out.end(), w) == out.end()) out.push_back(w);
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+std::string fill(const std::string& phrasing, const std::string& instance) {
+  std::string s = phrasing;
+  s.replace(s.find("{}"), 2, instance);
+  return s;
+}
+
+std::vector<Task> tasks() {
+  return {
+      {"add",
+       {"What is {}?", "Compute {}.", "Calculate {}.", "Work out {}.", "Tell me {}."},
+       1,
+       [](SplitMix64& rng) {
+         int a = static_cast<int>(rng.below(50)), b = static_cast<int>(rng.below(50));
+         return std::make_pair(std::to_string(a) + " plus " + std::to_string(b), std::to_string(a + b));
+       }},
+      {"reverse",
+       {"Reverse the order of: {}", "Write these words backwards: {}", "Put in reverse order: {}",
+        "Reverse this list: {}", "List in the opposite order: {}"},
+       1,
+       [](SplitMix64& rng) {
+         auto w = distinct(rng, kWords, 3 + rng.below(3));
+         auto r = w;
+         std::reverse(r.begin(), r.end());
+         return std::make_pair(join(w, " "), join(r, " "));
+       }},
+      {"upper",
+       {"Write in capital letters: {}", "Uppercase these words: {}", "Make it upper case: {}",
+        "Capitalise every letter: {}", "Shout these words: {}"},
+       1,
+       [](SplitMix64& rng) {
+         // Two words, so that test pairs can be held out while every word is still seen in training.
+         std::string w = pick(rng, kWords) + " " + pick(rng, kWords), u = w;
+         for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+         return std::make_pair(w, u);
+       }},
+      {"count",
+       {"How many words are in: {}", "Count the words: {}", "Number of words in: {}", "Count these: {}",
+        "How many items: {}"},
+       1,
+       [](SplitMix64& rng) {
+         size_t n = 2 + rng.below(6);
+         std::vector<std::string> w;
+         for (size_t i = 0; i < n; ++i) w.push_back(pick(rng, kWords));
+         return std::make_pair(join(w, " "), std::to_string(n));
+       }},
+      {"sort",
+       {"Sort from smallest to largest: {}", "Sort ascending: {}", "Put in increasing order: {}",
+        "Order these numbers: {}", "Arrange from low to high: {}"},
+       1,
+       [](SplitMix64& rng) {
+         size_t n = 3 + rng.below(3);
+         std::vector<int> v;
+         for (size_t i = 0; i < n; ++i) v.push_back(static_cast<int>(rng.below(10)));
+         std::vector<std::string> in, out;
+         for (int x : v) in.push_back(std::to_string(x));
+         std::sort(v.begin(), v.end());
+         for (int x : v) out.push_back(std::to_string(x));
+         return std::make_pair(join(in, " "), join(out, " "));
+       }},
+      {"lookup",
+       {"Table: {}", "Given {}", "Facts: {}", "Data: {}", "Look up: {}"},
+       1,
+       [](SplitMix64& rng) {
+         auto keys = distinct(rng, kKeys, 3 + rng.below(2));
+         std::vector<std::string> pairs;
+         std::vector<int> vals;
+         for (const auto& k : keys) {
+           vals.push_back(static_cast<int>(rng.below(10)));
+           pairs.push_back(k + "=" + std::to_string(vals.back()));
+         }
+         size_t q = rng.below(keys.size());
+         return std::make_pair(join(pairs, ", ") + ". What is " + keys[q] + "?", std::to_string(vals[q]));
+       }},
+  };
+}
+
+InstructExample example(const std::string& task, const std::string& prompt, const std::string& answer) {
+  InstructExample ex;
+  ex.task = task;
+  ex.messages = {{"user", prompt}, {"assistant", answer}};
+  return ex;
+}
+
+}  // namespace
+
+std::vector<std::string> task_names() {
+  std::vector<std::string> names;
+  for (const auto& t : tasks()) names.push_back(t.name);
+  return names;
+}
+
+TaskSuite make_task_suite(const TaskSuiteOptions& opts) {
+  TaskSuite suite;
+  SplitMix64 rng(derive_seed(opts.seed, 99));
+  for (const auto& task : tasks()) {
+    const size_t seen = task.phrasings.size() - static_cast<size_t>(task.held_out);
+    // Test first: a test instance (the filled-in text) never appears in training, whatever the phrasing.
+    std::set<std::string> test_instances;
+    int64_t attempts = 0;
+    while (static_cast<int64_t>(test_instances.size()) < opts.test_per_task && attempts++ < 100000) {
+      auto [instance, answer] = task.draw(rng);
+      if (!test_instances.insert(instance).second) continue;
+      // Alternate between phrasings seen in training and the held-out ones.
+      size_t p = test_instances.size() % 2 == 0 ? seen + rng.below(task.phrasings.size() - seen) : rng.below(seen);
+      suite.test.push_back(example(task.name, fill(task.phrasings[p], instance), answer));
+    }
+    int64_t made = 0;
+    attempts = 0;
+    while (made < opts.train_per_task && attempts++ < 1000000) {
+      auto [instance, answer] = task.draw(rng);
+      if (test_instances.count(instance)) continue;
+      suite.train.push_back(example(task.name, fill(task.phrasings[rng.below(seen)], instance), answer));
+      ++made;
+    }
+  }
+  // Interleave the tasks.
+  for (size_t i = suite.train.size(); i > 1; --i) std::swap(suite.train[i - 1], suite.train[rng.below(i)]);
+  return suite;
+}
+
+void write_instruct_jsonl(const std::string& path, const std::vector<InstructExample>& examples) {
+  std::string out;
+  for (const auto& ex : examples) {
+    nlohmann::json j = {{"task", ex.task}, {"messages", nlohmann::json::array()}};
+    for (const auto& m : ex.messages) j["messages"].push_back({{"role", m.role}, {"content", m.content}});
+    out += j.dump() + "\n";
+  }
+  write_file_atomic(path, out);
+}
+
+}  // namespace gptforge
