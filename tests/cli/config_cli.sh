@@ -46,6 +46,11 @@ done
 "$bin" config schema | grep -q "n_kv_head (int, default 0)" || fail "schema"
 for cmd in info config; do "$bin" $cmd --help >/dev/null || fail "$cmd --help"; done
 
+# docs/config-schema.md is what `config schema` prints.
+"$bin" config schema > "$tmp/schema.txt"
+sed -n '/^```yaml$/,/^```$/p' "$src/docs/config-schema.md" | sed '1d;$d' > "$tmp/doc_schema.txt"
+cmp -s "$tmp/schema.txt" "$tmp/doc_schema.txt" || fail "docs/config-schema.md is stale: run scripts/gen_config_docs.sh"
+
 # info names the BLAS and measures matmul throughput.
 "$bin" info --threads 1 > "$tmp/info" || fail "info failed"
 grep -q "^blas  *OpenBLAS" "$tmp/info" || fail "info: BLAS is not OpenBLAS: $(grep blas "$tmp/info")"
