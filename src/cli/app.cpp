@@ -42,6 +42,7 @@ int run(int argc, char** argv) {
   register_train(app);
   register_sft(app);
   register_tasks(app);
+  register_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
