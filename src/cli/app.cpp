@@ -40,6 +40,9 @@ int run(int argc, char** argv) {
   register_tokenizer(app);
   register_prepare(app);
   register_train(app);
+  register_sample(app);
+  register_chat(app);
+  register_probe(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -32,5 +32,8 @@ void register_config(CLI::App& app);
 void register_tokenizer(CLI::App& app);
 void register_prepare(CLI::App& app);
 void register_train(CLI::App& app);
+void register_sample(CLI::App& app);
+void register_chat(CLI::App& app);
+void register_probe(CLI::App& app);
 
 }  // namespace gptforge::cli
