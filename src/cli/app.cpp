@@ -43,6 +43,9 @@ int run(int argc, char** argv) {
   register_sft(app);
   register_tasks(app);
   register_eval(app);
+  register_sample(app);
+  register_chat(app);
+  register_probe(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,85 @@
+// `gptforge sample --checkpoint C --prompt TEXT [overrides]`: continue a prompt, streaming the text.
+#include <cstdio>
+
+#include "cli/app.h"
+#include "cli/generate_options.h"
+#include "generate/inference_model.h"
+#include "generate/sampler.h"
+#include "util/log.h"
+#include "util/runtime.h"
+
+namespace gptforge::cli {
+
+namespace {
+
+struct SampleArgs {
+  CommonOptions common;
+  std::string checkpoint;
+  PromptOptions prompt;
+  bool no_echo = false;
+};
+
+void write_out(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+void run_sample(const SampleArgs& args) {
+  Config cfg = load_command_config(args.common);
+  const std::string prompt = resolve_prompt(args.prompt, cfg);
+  GenerationOptions opts = GenerationOptions::from_config(cfg.sample, static_cast<uint64_t>(cfg.run.seed));
+  opts.validate();  // before the checkpoint is read: a bad setting fails at once
+
+  InferenceModel m = load_inference_model(args.checkpoint, resolve_device(cfg.run.device));
+  log_info(describe(m));
+  std::vector<int32_t> ids = encode_prompt(m.tokenizer, prompt);
+  const int64_t block = m.config.model.block_size;
+  if (static_cast<int64_t>(ids.size()) > block) {
+    log_warn(strprintf("the prompt has %zu tokens; the model sees its last %lld (model.block_size)", ids.size(),
+                       (long long)block));
+  }
+
+  GenerationStats stats;
+  const bool stream = opts.num_samples == 1 && opts.beam_width == 1;
+  GenerationCallbacks callbacks;
+  if (stream) {
+    if (!args.no_echo) write_out(prompt);
+    callbacks.on_text = [](int, const std::string& text) { write_out(text); };
+  }
+  std::vector<Generation> samples = generate_detailed(m.model, ids, opts, &m.tokenizer, callbacks, &stats);
+  if (stream) {
+    write_out("\n");
+  } else {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const Generation& g = samples[i];
+      std::string head = opts.beam_width > 1
+                             ? strprintf("--- beam %zu (score %.4f, log-probability %.4f) ---\n", i + 1, g.score, g.logprob)
+                             : strprintf("--- sample %zu ---\n", i + 1);
+      write_out(head + (args.no_echo ? "" : prompt) + g.text + "\n");
+    }
+  }
+  for (size_t i = 0; i < samples.size(); ++i) {
+    log_debug(strprintf("sample %zu: %zu tokens, ended by %s", i + 1, samples[i].ids.size(),
+                        samples[i].finish_reason.c_str()));
+  }
+  log_info(stats.summary());
+}
+
+}  // namespace
+
+void register_sample(CLI::App& app) {
+  auto args = std::make_shared<SampleArgs>();
+  auto* cmd = app.add_subcommand("sample", "Continue a prompt with a trained model, streaming the text (sample.* keys)");
+  add_common_options(cmd, args->common);
+  add_checkpoint_option(cmd, args->checkpoint);
+  add_prompt_options(cmd, args->prompt);
+  cmd->add_flag("--no-echo", args->no_echo, "Print only the generated text, not the prompt before it");
+  cmd->footer(
+      "An empty prompt starts a fresh document (from EOS). Strategy keys: sample.temperature (0 = greedy), "
+      "sample.top_k, sample.top_p, sample.min_p, sample.repetition_penalty, sample.no_repeat_ngram, "
+      "sample.beam_width, sample.length_penalty, sample.num_samples, sample.stop, sample.max_new_tokens; run.seed "
+      "makes every strategy reproducible. Tokens/s go to stderr.");
+  cmd->callback([args] { run_sample(*args); });
+}
+
+}  // namespace gptforge::cli

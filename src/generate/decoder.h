@@ -1,0 +1,76 @@
+// The decoding window: feeds a batch of sequences to the model one position at a time and returns
+// the next-token logits, with the KV cache (one position of work per token) or without it (a full
+// forward over the window every step: the reference for tests and the decode benchmark).
+//
+// The window holds at most block_size tokens. When a new token would overflow it, the window
+// restarts from the most recent max(1, block_size / 2) tokens (the new one included), which are run
+// through the model at once: the cache is reset and re-filled ("re-prefill"). This is the same for
+// every position type: learned and sinusoidal positions and RoPE all tie a key to its absolute
+// position, so cached keys cannot be shifted in place. Both paths slide the same windows, so they
+// compute the same logits. A prompt longer than block_size keeps its last block_size tokens.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "model/gpt.h"
+
+namespace gptforge {
+
+class Decoder {
+ public:
+  // The model must stay in eval mode while the decoder is used.
+  Decoder(GPT& model, bool use_cache);
+
+  // Starts `rows` copies of `prompt` (non-empty): one forward over its last block_size tokens with
+  // batch 1, whose cache is then copied to every row. Returns the logits of the last position,
+  // (rows, vocab), float, on the model's device.
+  torch::Tensor start(const std::vector<int32_t>& prompt, int64_t rows);
+  // Appends next[b] to row b (next: (B) int64 on the model's device; next_host: the same ids) and
+  // returns the logits (B, vocab) of the new position.
+  torch::Tensor step(const torch::Tensor& next, const std::vector<int32_t>& next_host);
+  // Keeps the given rows, in this order (a row may repeat: beam search). Rows must be < batch().
+  void select_rows(const std::vector<int64_t>& rows);
+
+  int64_t batch() const { return static_cast<int64_t>(window_.size()); }
+  // Tokens in the window now (equal for every row).
+  int64_t window_length() const { return window_.empty() ? 0 : static_cast<int64_t>(window_[0].size()); }
+  // Positions run through the model by start() (after truncation to block_size).
+  int64_t prompt_tokens() const { return prompt_tokens_; }
+  int64_t refills() const { return refills_; }
+  int64_t block_size() const { return block_size_; }
+
+ private:
+  // Runs the window from scratch (cache reset) and returns the last position's logits (B, V).
+  torch::Tensor prefill();
+  torch::Tensor window_tensor() const;
+
+  GPT model_;
+  bool use_cache_;
+  int64_t block_size_;
+  torch::Device device_;
+  KVCache cache_;
+  std::vector<std::vector<int32_t>> window_;  // per row, the tokens in the window
+  int64_t prompt_tokens_ = 0, refills_ = 0;
+};
+
+// Puts the model in eval mode for its lifetime and restores training mode afterwards.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(GPT& model) : model_(model), was_training_(model->is_training()) { model_->eval(); }
+  ~EvalModeGuard() {
+    if (was_training_) model_->train();
+  }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  GPT model_;
+  bool was_training_;
+};
+
+// Waits for the device's queued work (CUDA); nothing on the CPU. For timings.
+void synchronize_device(const torch::Device& device);
+
+}  // namespace gptforge

@@ -1,0 +1,31 @@
+// A checkpoint loaded for inference: the model on its device in eval mode, the tokenizer it was
+// trained with, and its config. `sample`, `chat` and `probe` start here.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+#include "model/gpt.h"
+#include "tokenizer/tokenizer.h"
+#include "util/config.h"
+
+namespace gptforge {
+
+struct InferenceModel {
+  std::string dir;     // the checkpoint directory (a run directory resolves to its `latest`)
+  Config config;       // the checkpoint's config; config.model built the model
+  GPT model;
+  Tokenizer tokenizer;
+  torch::Device device;
+  int64_t step = 0;    // optimiser steps of the run when it was saved
+};
+
+// Loads `path` (a checkpoint or run directory) onto `device`. The weights keep the checkpoint's
+// dtype (fp32). Throws CheckpointError for a missing, corrupted or incompatible checkpoint, and when
+// the tokenizer has more ids than the model.
+InferenceModel load_inference_model(const std::string& path, torch::Device device);
+
+// "checkpoints/run/step_0000200: 1.2M parameters, 4 layers x 128, context 256, vocab 4096"
+std::string describe(const InferenceModel& m);
+
+}  // namespace gptforge

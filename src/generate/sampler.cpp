@@ -1,0 +1,249 @@
+#include "generate/sampler.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "generate/beam_search.h"
+#include "generate/decoder.h"
+#include "generate/generation_common.h"
+#include "generate/logits_processors.h"
+#include "generate/stop_strings.h"
+#include "util/errors.h"
+#include "util/log.h"
+
+namespace gptforge {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string rate(double v) {
+  if (v >= 1e6) return strprintf("%.2fM", v / 1e6);
+  if (v >= 1e3) return strprintf("%.1fk", v / 1e3);
+  return strprintf("%.0f", v);
+}
+
+// Temperature, top-k, top-p and min-p, in that order; each one only when it is on.
+torch::Tensor apply_filters(torch::Tensor logits, const GenerationOptions& opts) {
+  if (opts.temperature != 1.0) logits = apply_temperature(logits, opts.temperature);
+  if (opts.top_k > 0) logits = top_k_filter(logits, opts.top_k);
+  if (opts.top_p < 1.0) logits = top_p_filter(logits, opts.top_p);
+  if (opts.min_p > 0.0) logits = min_p_filter(logits, opts.min_p);
+  return logits;
+}
+
+// One id per row, (B) int64 on the logits' device: argmax, or an inverse-CDF draw. The uniforms
+// come from the private CPU generator (B numbers per step cross to the device), so a seed gives the
+// same draws on every device.
+torch::Tensor pick_tokens(const torch::Tensor& logits, bool greedy, at::Generator& gen) {
+  if (greedy) return logits.argmax(-1);
+  const int64_t rows = logits.size(0), vocab = logits.size(1);
+  auto cdf = torch::softmax(logits, -1, torch::kDouble).cumsum(-1);  // (B, V)
+  // u in (0, 1], scaled by the row's total: the first id whose cdf reaches it. An id of probability
+  // 0 never is (its cdf equals its predecessor's).
+  auto u = 1.0 - at::rand({rows}, gen, torch::TensorOptions().dtype(torch::kDouble));
+  auto target = u.to(logits.device()).unsqueeze(1) * cdf.narrow(1, vocab - 1, 1);
+  return torch::searchsorted(cdf, target).squeeze(1).clamp_max(vocab - 1);
+}
+
+// A row of the batch that is still generating.
+struct Row {
+  int sample = 0;                      // index into the results
+  std::vector<int32_t> ids;            // generated so far (no end token)
+  std::vector<int32_t> history;        // prompt + ids, kept only for the no-repeat n-gram
+  std::unique_ptr<TextTracker> text;   // with a tokenizer
+};
+
+}  // namespace
+
+GenerationOptions GenerationOptions::from_config(const SampleConfig& s, uint64_t seed) {
+  GenerationOptions o;
+  o.max_new_tokens = s.max_new_tokens;
+  o.temperature = s.temperature;
+  o.top_k = s.top_k;
+  o.top_p = s.top_p;
+  o.min_p = s.min_p;
+  o.repetition_penalty = s.repetition_penalty;
+  o.no_repeat_ngram = s.no_repeat_ngram;
+  o.beam_width = s.beam_width;
+  o.length_penalty = s.length_penalty;
+  o.num_samples = s.num_samples;
+  o.stop = s.stop;
+  o.seed = seed;
+  return o;
+}
+
+void GenerationOptions::validate() const {
+  auto bad = [](const std::string& key, const std::string& why) { throw ConfigError("sample." + key + ": " + why); };
+  if (max_new_tokens < 0) bad("max_new_tokens", "must be >= 0, got " + std::to_string(max_new_tokens));
+  if (!(temperature >= 0)) bad("temperature", strprintf("must be >= 0 (0 = greedy), got %g", temperature));
+  if (top_k < 0) bad("top_k", "must be >= 0 (0 = off), got " + std::to_string(top_k));
+  if (!(top_p > 0 && top_p <= 1)) bad("top_p", strprintf("must be in (0, 1], got %g", top_p));
+  if (!(min_p >= 0 && min_p <= 1)) bad("min_p", strprintf("must be in [0, 1], got %g", min_p));
+  if (!(repetition_penalty > 0)) bad("repetition_penalty", strprintf("must be > 0 (1 = off), got %g", repetition_penalty));
+  if (no_repeat_ngram < 0) bad("no_repeat_ngram", "must be >= 0 (0 = off), got " + std::to_string(no_repeat_ngram));
+  if (beam_width < 1) bad("beam_width", "must be >= 1 (1 = no beam search), got " + std::to_string(beam_width));
+  if (!(length_penalty >= 0)) bad("length_penalty", strprintf("must be >= 0, got %g", length_penalty));
+  if (num_samples < 1) bad("num_samples", "must be >= 1, got " + std::to_string(num_samples));
+  if (beam_width > 1 && num_samples > beam_width) {
+    bad("num_samples", strprintf("%lld exceeds sample.beam_width (%lld): beam search returns at most beam_width "
+                                 "sequences", (long long)num_samples, (long long)beam_width));
+  }
+  for (const auto& s : stop) {
+    if (s.empty()) bad("stop", "empty stop string");
+  }
+}
+
+std::string GenerationStats::summary() const {
+  return strprintf("prompt: %lld tokens in %.3f s (%s tok/s); generation: %lld tokens in %.3f s (%s tok/s)%s",
+                   (long long)prompt_tokens, prompt_seconds, rate(prompt_tokens_per_s()).c_str(),
+                   (long long)generated_tokens, generate_seconds, rate(tokens_per_s()).c_str(),
+                   refills ? strprintf(", %lld context slides", (long long)refills).c_str() : "");
+}
+
+std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>& prompt_ids,
+                                          const GenerationOptions& opts, const Tokenizer* tok,
+                                          const GenerationCallbacks& callbacks, GenerationStats* stats) {
+  check_generation_inputs(prompt_ids, opts, tok);
+  if (opts.beam_width > 1) return beam_search(model, prompt_ids, opts, tok, callbacks, stats);
+
+  EvalModeGuard eval_mode(model);
+  torch::NoGradGuard no_grad;
+  const int64_t n = opts.num_samples;
+  std::vector<Generation> results(static_cast<size_t>(n));
+  GenerationStats local;
+  GenerationStats& st = stats ? *stats : local;
+  st = GenerationStats{};
+  if (opts.max_new_tokens == 0) {
+    for (auto& r : results) r.finish_reason = "length";
+    return results;
+  }
+
+  const std::vector<int32_t> ends = end_ids(opts, tok);
+  const int32_t eos = tok ? tok->eos_id() : kEosId;
+  const torch::Device device = model->wte->weight.device();
+  const int64_t vocab = model->config().vocab_size;
+  at::Generator gen = at::detail::createCPUGenerator(opts.seed);
+
+  // ---- Prefill: the prompt once, then copied to n rows ----
+  auto t0 = std::chrono::steady_clock::now();
+  Decoder decoder(model, opts.use_cache);
+  torch::Tensor logits = decoder.start(prompt_ids, n);
+  synchronize_device(device);
+  st.prompt_tokens = decoder.prompt_tokens();
+  st.prompt_seconds = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+
+  std::vector<Row> rows(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    Row& r = rows[static_cast<size_t>(i)];
+    r.sample = static_cast<int>(i);
+    if (opts.no_repeat_ngram > 0) r.history = prompt_ids;
+    if (tok) r.text = std::make_unique<TextTracker>(*tok, opts.stop);
+  }
+  torch::Tensor present;
+  if (opts.repetition_penalty != 1.0) present = presence_mask(prompt_ids, n, vocab, device);
+
+  // Ends row `r` and hands out the rest of its text.
+  auto finish = [&](Row& r, const std::string& reason, int32_t stop_id) {
+    Generation& g = results[static_cast<size_t>(r.sample)];
+    g.finish_reason = reason;
+    g.stop_id = stop_id;
+    if (r.text) {
+      std::string rest = r.text->finish();
+      if (!rest.empty() && callbacks.on_text) callbacks.on_text(r.sample, rest);
+      r.ids.resize(r.text->tokens_before_cut());
+      g.text = r.text->text();
+    }
+    g.ids = std::move(r.ids);
+  };
+
+  // ---- Decode: process, pick, feed back, until every row has ended ----
+  for (int64_t step = 0;; ++step) {
+    std::vector<std::vector<int32_t>> histories;
+    if (opts.no_repeat_ngram > 0) {
+      for (const auto& r : rows) histories.push_back(r.history);
+    }
+    torch::Tensor scores = apply_penalties(logits, opts, present, histories, tok);
+    if (!opts.greedy()) scores = apply_filters(scores, opts);
+    torch::Tensor next = pick_tokens(scores, opts.greedy(), gen);  // (B) on the device
+    torch::Tensor next_cpu = next.to(torch::kCPU);
+    const int64_t* picked = next_cpu.data_ptr<int64_t>();
+    st.generated_tokens += static_cast<int64_t>(rows.size());
+
+    const bool last_step = step + 1 >= opts.max_new_tokens;
+    std::vector<int64_t> keep;
+    std::vector<int32_t> keep_ids;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Row& r = rows[i];
+      const int32_t id = static_cast<int32_t>(picked[i]);
+      if (callbacks.on_token) callbacks.on_token(r.sample, id);
+      if (contains(ends, id)) {
+        finish(r, opts.stop_at_eos && id == eos ? "eos" : "stop_id", id);
+        continue;
+      }
+      r.ids.push_back(id);
+      if (opts.no_repeat_ngram > 0) r.history.push_back(id);
+      if (r.text) {
+        const bool stopped = r.text->push(id);
+        if (!stopped) {
+          std::string ready = r.text->take_ready();
+          if (!ready.empty() && callbacks.on_text) callbacks.on_text(r.sample, ready);
+        }
+        if (stopped) {
+          finish(r, "stop_string", -1);
+          continue;
+        }
+      }
+      if (last_step) {
+        finish(r, "length", -1);
+        continue;
+      }
+      keep.push_back(static_cast<int64_t>(i));
+      keep_ids.push_back(id);
+    }
+    if (keep.empty()) break;
+
+    // Finished rows leave the batch: the decoder's cache, the presence mask and the ids follow.
+    if (keep.size() != rows.size()) {
+      std::vector<Row> kept;
+      for (int64_t i : keep) kept.push_back(std::move(rows[static_cast<size_t>(i)]));
+      rows = std::move(kept);
+      decoder.select_rows(keep);
+      auto index = torch::tensor(keep, torch::kLong).to(device);
+      next = next.index_select(0, index);
+      if (present.defined()) present = present.index_select(0, index);
+    }
+    if (present.defined()) present.scatter_(1, next.unsqueeze(1), true);
+    logits = decoder.step(next, keep_ids);
+    ++st.steps;
+  }
+  synchronize_device(device);
+  st.generate_seconds = seconds_since(t0);
+  st.refills = decoder.refills();
+  return results;
+}
+
+std::vector<std::vector<int32_t>> generate(GPT& model, const std::vector<int32_t>& prompt_ids,
+                                           const GenerationOptions& opts, const Tokenizer& tok,
+                                           const std::function<void(int sample, int32_t id)>& on_token,
+                                           GenerationStats* stats) {
+  GenerationCallbacks callbacks;
+  callbacks.on_token = on_token;
+  std::vector<std::vector<int32_t>> out;
+  for (auto& g : generate_detailed(model, prompt_ids, opts, &tok, callbacks, stats)) out.push_back(std::move(g.ids));
+  return out;
+}
+
+std::vector<int32_t> encode_prompt(const Tokenizer& tok, const std::string& text) {
+  if (text.empty()) return {tok.eos_id()};
+  std::vector<int32_t> ids = tok.encode(text);
+  if (ids.empty()) throw ConfigError("sample.prompt: '" + text + "' encodes to no tokens; give a prompt with text");
+  return ids;
+}
+
+}  // namespace gptforge

@@ -1,0 +1,138 @@
+// Text generation: start here. This header is the contract between the sampler and everything
+// that generates (`gptforge sample`, `chat`, `eval`, the trainer's periodic sample).
+//
+// One call continues one prompt:
+//
+//   GenerationOptions opts = GenerationOptions::from_config(cfg.sample, cfg.run.seed);
+//   auto samples = generate(model, tok.encode("Once upon a time"), opts, tok);   // ids per sample
+//
+// What happens, top to bottom (generate_detailed in sampler.cpp):
+//
+//   1. prefill    one cached forward over the prompt (its last block_size tokens), batch 1; the
+//                 cache is then copied to num_samples rows, which decode side by side.
+//   2. each step  logits of the last position (B, V), still on the model's device, go through the
+//                 processors in this order (logits_processors.h):
+//                     repetition penalty -> no-repeat n-gram -> temperature -> top-k -> top-p -> min-p
+//                 then greedy argmax (temperature 0) or one inverse-CDF draw per row from a private
+//                 CPU generator seeded with `seed` (the global torch generator is never touched).
+//                 Only the B sampled ids come back to the host; processors that are off cost nothing.
+//   3. feed back  the sampled ids are one new position per row of the KV cache (decoder.h).
+//   4. stop       a row ends at EOS (stop_at_eos), at one of stop_ids (chat: <|end|>), when its text
+//                 contains a stop string (the text is cut just before it), or after max_new_tokens.
+//                 Finished rows leave the batch.
+//
+// Long outputs: the context window holds at most block_size tokens. When a new token would overflow
+// it, the window restarts from the most recent block_size/2 tokens: the cache is reset and re-filled
+// by one forward over them ("re-prefill"), for every position type (learned, sinusoidal, RoPE,
+// none), since a cache cannot shift absolute positions in place. The no-cache path (use_cache =
+// false: a full forward over the window every step, for tests and the decode benchmark) slides the
+// very same windows, so both paths compute the same logits.
+//
+// Beam search (beam_width > 1, beam_search.h) keeps the beam_width best partial sequences by total
+// log-probability and returns the num_samples best finished ones by logprob / length^length_penalty.
+// It is deterministic: temperature, top-k, top-p, min-p and the seed do not apply (repetition penalty
+// and no-repeat n-gram do).
+//
+// The model is put in eval mode for the call and restored afterwards; no autograd graph is built.
+// Sampling is reproducible for a seed on one device and LibTorch build (CPU and CUDA logits differ in
+// their last bits, so their samples may differ).
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/gpt.h"
+#include "tokenizer/tokenizer.h"
+#include "util/config.h"
+
+namespace gptforge {
+
+struct GenerationOptions {
+  // The sample.* keys (util/config.h describes each).
+  int64_t max_new_tokens = 256;
+  double temperature = 0.8;        // 0 = greedy
+  int64_t top_k = 0;               // 0 = off
+  double top_p = 1.0;              // 1 = off
+  double min_p = 0.0;              // 0 = off
+  double repetition_penalty = 1.0; // 1 = off
+  int64_t no_repeat_ngram = 0;     // 0 = off
+  int64_t beam_width = 1;          // 1 = no beam search
+  double length_penalty = 1.0;
+  int64_t num_samples = 1;
+  std::vector<std::string> stop;   // stop strings (need a tokenizer)
+  uint64_t seed = 1337;            // run.seed
+
+  // Not config keys: set by the caller.
+  bool stop_at_eos = true;         // end a sample at the tokenizer's EOS (kEosId without tokenizer)
+  std::vector<int32_t> stop_ids;   // more ids that end a sample; chat adds <|end|>
+  bool use_cache = true;           // false: full forward over the window each step (tests, benchmark)
+
+  static GenerationOptions from_config(const SampleConfig& sample, uint64_t seed);
+  // Throws ConfigError naming the sample.* key for a value out of range or a bad combination
+  // (negative temperature, top_p outside (0, 1], beam_width 0, num_samples > beam_width in beam search).
+  void validate() const;
+  bool greedy() const { return temperature == 0.0; }
+};
+
+// Timings of one generate call: prompt processing (the prefill) and decoding apart.
+struct GenerationStats {
+  int64_t prompt_tokens = 0;     // prompt positions run through the model (once, before the copy to rows)
+  int64_t generated_tokens = 0;  // tokens sampled, over every sample (stop tokens included)
+  int64_t steps = 0;             // decoding forwards after the prefill
+  int64_t refills = 0;           // context-window slides (re-prefills)
+  double prompt_seconds = 0;
+  double generate_seconds = 0;
+  double prompt_tokens_per_s() const { return prompt_seconds > 0 ? prompt_tokens / prompt_seconds : 0.0; }
+  double tokens_per_s() const { return generate_seconds > 0 ? generated_tokens / generate_seconds : 0.0; }
+  // "prompt: 12 tokens in 0.01 s (1.2k tok/s); generation: 256 tokens in 1.10 s (233 tok/s)"
+  std::string summary() const;
+};
+
+// One finished sample.
+struct Generation {
+  std::vector<int32_t> ids;   // generated ids: without the EOS / stop id that ended it, and only the
+                              // tokens wholly before a stop string
+  std::string text;           // their text, cut exactly before the stop string ("" without tokenizer)
+  std::string finish_reason;  // "length", "eos", "stop_id" or "stop_string"
+  int32_t stop_id = -1;       // the id that ended it (finish_reason eos / stop_id)
+  double logprob = 0;         // beam search: sum of log-probabilities of the tokens (end token included)
+  double score = 0;           // beam search: logprob / length^length_penalty
+};
+
+// Streaming hooks; either may be empty. Samples are numbered 0..num_samples-1.
+struct GenerationCallbacks {
+  // Every sampled id as it comes, the ending EOS / stop id included; a stop string may later cut
+  // some of these from the result.
+  std::function<void(int sample, int32_t id)> on_token;
+  // Text that is final: complete UTF-8 characters, never a stop string or a part of one. Needs a
+  // tokenizer. Concatenated per sample, it equals Generation::text. Beam search calls it once per
+  // returned sequence, at the end.
+  std::function<void(int sample, const std::string& text)> on_text;
+};
+
+// Generates continuations of prompt_ids (non-empty; the last block_size tokens are used).
+// `tok` may be null: then no text, no stop strings, and EOS is kEosId. Dispatches to beam search
+// when opts.beam_width > 1. Returns num_samples generations (beam search: best first).
+// Throws ConfigError for invalid options, RunError for an empty prompt or an id outside the model's
+// vocabulary.
+std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>& prompt_ids,
+                                          const GenerationOptions& opts, const Tokenizer* tok,
+                                          const GenerationCallbacks& callbacks = {},
+                                          GenerationStats* stats = nullptr);
+
+// The short form: the generated ids of each sample (see Generation::ids); streams each new id to
+// on_token (may be null). Greedy (temperature 0) is deterministic and does no random draws.
+std::vector<std::vector<int32_t>> generate(GPT& model, const std::vector<int32_t>& prompt_ids,
+                                           const GenerationOptions& opts, const Tokenizer& tok,
+                                           const std::function<void(int sample, int32_t id)>& on_token = nullptr,
+                                           GenerationStats* stats = nullptr);
+
+// The prompt of `gptforge sample`: encodes `text`. An empty text starts from EOS, the separator that
+// precedes every document in the training shards (so the model begins a fresh document). A
+// non-empty text that encodes to no tokens is a ConfigError naming sample.prompt.
+std::vector<int32_t> encode_prompt(const Tokenizer& tok, const std::string& text);
+
+}  // namespace gptforge

@@ -1,0 +1,79 @@
+#include "generate/stop_strings.h"
+
+#include <algorithm>
+
+#include "data/corpus.h"
+
+namespace gptforge {
+
+size_t find_stop(const std::string& text, const std::vector<std::string>& stops, size_t from) {
+  size_t best = std::string::npos;
+  for (const auto& s : stops) {
+    size_t pos = text.find(s, from);
+    if (pos < best) best = pos;
+  }
+  return best;
+}
+
+TextTracker::TextTracker(const Tokenizer& tok, std::vector<std::string> stops)
+    : tok_(&tok), stops_(std::move(stops)) {
+  for (const auto& s : stops_) longest_stop_ = std::max(longest_stop_, s.size());
+}
+
+bool TextTracker::push(int32_t id) {
+  if (stopped_ || finished_) return stopped_;
+  const size_t before = text_.size();
+  pending_ += tok_->token_bytes(id);
+  const size_t complete = complete_utf8_prefix(pending_);
+  std::string out = pending_.substr(0, complete);
+  pending_.erase(0, complete);
+  replace_invalid_utf8(out);
+  text_ += out;
+  token_end_.push_back(std::string::npos);
+  if (pending_.empty()) {
+    for (; unresolved_ < token_end_.size(); ++unresolved_) token_end_[unresolved_] = text_.size();
+  }
+  if (stops_.empty() || text_.size() == before) return false;
+  // A new match must end in the new text, so it starts at most longest_stop_ - 1 bytes earlier.
+  const size_t from = before >= longest_stop_ ? before - longest_stop_ + 1 : 0;
+  const size_t pos = find_stop(text_, stops_, std::max(from, released_));
+  if (pos == std::string::npos) return false;
+  text_.resize(pos);
+  stopped_ = true;
+  return true;
+}
+
+size_t TextTracker::holdback() const {
+  const size_t open = text_.size() - released_;
+  for (size_t len = std::min(open, longest_stop_ > 0 ? longest_stop_ - 1 : 0); len > 0; --len) {
+    for (const auto& s : stops_) {
+      if (s.size() > len && text_.compare(text_.size() - len, len, s, 0, len) == 0) return len;
+    }
+  }
+  return 0;
+}
+
+std::string TextTracker::take_ready() {
+  const size_t end = (stopped_ || finished_) ? text_.size() : text_.size() - holdback();
+  std::string out = text_.substr(released_, end - released_);
+  released_ = end;
+  return out;
+}
+
+std::string TextTracker::finish() {
+  if (!stopped_ && !finished_) {
+    replace_invalid_utf8(pending_);
+    text_ += pending_;
+    pending_.clear();
+  }
+  finished_ = true;
+  return take_ready();
+}
+
+size_t TextTracker::tokens_before_cut() const {
+  if (!stopped_) return token_end_.size();
+  // Ends never decrease (npos last): count those at or before the cut.
+  return static_cast<size_t>(std::upper_bound(token_end_.begin(), token_end_.end(), text_.size()) - token_end_.begin());
+}
+
+}  // namespace gptforge

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# End to end: train a tiny model through the CLI, then sample from it, chat with it from a script,
+# probe it (JSON + HTML), and check the errors a user meets.
+# Usage: bash sample_chat_probe.sh PATH/TO/gptforge SOURCE_DIR
+set -euo pipefail
+BIN="$1"
+SRC="$2"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect_exit CODE PATTERN -- command...: runs the command, checks its exit code and that stderr names PATTERN.
+expect_exit() {
+  local code="$1" pattern="$2"
+  shift 3
+  set +e
+  "$@" >out.txt 2>err.txt
+  local rc=$?
+  set -e
+  [[ $rc == "$code" ]] || { cat err.txt >&2; fail "'$*' exited $rc, expected $code"; }
+  grep -qF -- "$pattern" err.txt || { cat err.txt >&2; fail "'$*': stderr does not name '$pattern'"; }
+}
+
+# ---- A tiny real model: tokenizer, shards, 40 training steps ----
+mkdir corpus
+awk 'BEGIN {
+  split("the quick brown fox jumps over lazy dog and then runs into a forest where trees grow tall", w, " ");
+  srand(11);
+  for (p = 0; p < 60; p++) {
+    line = "";
+    for (i = 0; i < 50; i++) line = line (i ? " " : "") w[int(rand() * 17) + 1];
+    print line "." > "corpus/c.txt"; print "" > "corpus/c.txt";
+  }
+}'
+"$BIN" tokenizer train --config "$SRC/configs/brown-data.yaml" tokenizer.inputs=corpus tokenizer.vocab_size=300 \
+  tokenizer.model_prefix=tok/bpe run.log_level=quiet >/dev/null
+"$BIN" prepare --config "$SRC/configs/brown-data.yaml" data.inputs=corpus data.tokenizer=tok/bpe.model \
+  data.documents=paragraph data.out_dir=shards data.val_fraction=0.1 run.progress=off run.log_level=quiet >/dev/null
+"$BIN" train train.data_dir=shards train.out_dir=run model.n_layer=2 model.n_head=2 model.d_model=32 \
+  model.block_size=32 train.batch_size=8 train.max_steps=40 train.warmup_steps=5 train.learning_rate=0.01 \
+  train.eval_interval=0 train.eval_batches=2 train.checkpoint_interval=0 run.progress=off run.log_level=quiet \
+  run.threads=2 >train.txt
+[[ -e run/latest/model.safetensors ]] || fail "train wrote no checkpoint: $(cat train.txt)"
+
+S=("$BIN" sample --checkpoint run run.threads=1)
+
+# ---- sample: streaming greedy, the prompt echoed, tokens/s on stderr ----
+"${S[@]}" --prompt "the quick" sample.temperature=0 sample.max_new_tokens=40 >greedy.txt 2>err.txt
+[[ "$(head -c 9 greedy.txt)" == "the quick" ]] || fail "sample does not echo the prompt: $(cat greedy.txt)"
+(( $(wc -c <greedy.txt) > 20 )) || fail "sample generated almost nothing: $(cat greedy.txt)"
+grep -q "tok/s" err.txt || fail "sample printed no tokens/s: $(cat err.txt)"
+grep -q "prompt: 2 tokens\|prompt: [0-9]* tokens" err.txt || fail "no prompt statistics: $(cat err.txt)"
+# Greedy is deterministic; a seed makes sampling reproducible.
+"${S[@]}" --prompt "the quick" sample.temperature=0 sample.max_new_tokens=40 2>/dev/null | cmp -s - greedy.txt ||
+  fail "greedy sampling is not deterministic"
+"${S[@]}" --prompt "the" sample.temperature=1.0 sample.top_p=0.9 run.seed=5 sample.max_new_tokens=30 >s1.txt 2>/dev/null
+"${S[@]}" --prompt "the" sample.temperature=1.0 sample.top_p=0.9 run.seed=5 sample.max_new_tokens=30 >s2.txt 2>/dev/null
+cmp -s s1.txt s2.txt || fail "the same seed gave different samples"
+# --no-echo, --prompt-file, an empty prompt (starts a fresh document)
+printf 'the quick\n' >prompt.txt
+"${S[@]}" --prompt-file prompt.txt --no-echo sample.temperature=0 sample.max_new_tokens=40 2>/dev/null >noecho.txt
+[[ "the quick$(cat noecho.txt)" == "$(cat greedy.txt)" ]] || fail "--no-echo/--prompt-file: $(cat noecho.txt)"
+"${S[@]}" --prompt "" sample.max_new_tokens=10 >/dev/null 2>err.txt || fail "empty prompt failed: $(cat err.txt)"
+# Stop strings cut the text before them.
+"${S[@]}" --prompt "the quick" --no-echo sample.temperature=0 sample.max_new_tokens=40 "sample.stop=[o]" \
+  2>/dev/null >stop.txt
+grep -q o noecho.txt || fail "the greedy text has no 'o' to stop at"
+if grep -q o stop.txt; then fail "stop string 'o' appears in the output: $(cat stop.txt)"; fi
+[[ "$(cat noecho.txt)" == "$(cat stop.txt)"o* ]] || fail "stop output is not the text before the first 'o'"
+# Several samples, beam search.
+"${S[@]}" --prompt "the" sample.num_samples=3 sample.max_new_tokens=8 >multi.txt 2>/dev/null
+[[ $(grep -c "^--- sample" multi.txt) == 3 ]] || fail "num_samples=3 did not give 3 samples: $(cat multi.txt)"
+"${S[@]}" --prompt "the" sample.beam_width=3 sample.num_samples=2 sample.max_new_tokens=8 >beam.txt 2>/dev/null
+[[ $(grep -c "^--- beam" beam.txt) == 2 ]] || fail "beam search did not give 2 beams: $(cat beam.txt)"
+
+# ---- chat: scripted through standard input ----
+printf 'hello there\n/system you are a fox\nhow are you\n/reset\n\nagain\n/quit\nnot read\n' |
+  "$BIN" chat --checkpoint run sample.max_new_tokens=12 run.threads=1 >chat.txt 2>chat_err.txt ||
+  fail "chat failed: $(cat chat_err.txt)"
+[[ $(wc -l <chat.txt) == 3 ]] || fail "chat should print 3 replies (one line each): $(cat chat.txt)"
+grep -q "system message set" chat_err.txt || fail "/system not acknowledged: $(cat chat_err.txt)"
+grep -q "conversation cleared" chat_err.txt || fail "/reset not acknowledged"
+if grep -q $'\x1b' chat.txt chat_err.txt; then fail "ANSI escapes without a terminal"; fi
+printf 'hi\n' | "$BIN" chat --checkpoint run --system "be brief" sample.max_new_tokens=5 >/dev/null 2>&1 ||
+  fail "chat --system failed"
+
+# ---- probe: table, JSON, HTML ----
+"$BIN" probe --checkpoint run --prompt "the quick brown fox" --top-k 3 --json p.json --html p.html \
+  run.threads=1 >probe.txt 2>err.txt || fail "probe failed: $(cat err.txt)"
+grep -q "entropy" probe.txt || fail "probe printed no table"
+grep -q "logit lens" probe.txt || fail "probe printed no logit lens"
+grep -q '"entropy_unit": "bits"' p.json || fail "JSON lacks the entropy unit"
+grep -q '"logit_lens"' p.json && grep -q '"attention"' p.json || fail "JSON lacks lens or attention"
+grep -q "<!DOCTYPE html>" p.html && grep -q "Logit lens" p.html || fail "HTML report incomplete"
+if grep -Eq '(src|href)="(https?:)?//' p.html; then fail "the HTML report loads something from the network"; fi
+
+# ---- Errors name the setting ----
+expect_exit 2 "sample.top_p" -- "${S[@]}" --prompt x sample.top_p=0
+expect_exit 2 "sample.temperature" -- "${S[@]}" --prompt x sample.temperature=-1
+expect_exit 2 "sample.beam_width" -- "${S[@]}" --prompt x sample.beam_width=0
+expect_exit 2 "sample.num_samples" -- "${S[@]}" --prompt x sample.beam_width=2 sample.num_samples=3
+expect_exit 2 "sample.bogus" -- "${S[@]}" --prompt x sample.bogus=1
+expect_exit 1 "nope" -- "$BIN" sample --checkpoint nope --prompt x
+expect_exit 2 "--checkpoint" -- "$BIN" sample --prompt x
+expect_exit 2 "--top-k" -- "$BIN" probe --checkpoint run --prompt x --top-k 0
+expect_exit 2 "prompt" -- "$BIN" probe --checkpoint run
+
+echo "ok"
