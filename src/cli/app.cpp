@@ -40,6 +40,8 @@ int run(int argc, char** argv) {
   register_tokenizer(app);
   register_prepare(app);
   register_train(app);
+  register_export(app);
+  register_import(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

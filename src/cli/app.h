@@ -32,5 +32,7 @@ void register_config(CLI::App& app);
 void register_tokenizer(CLI::App& app);
 void register_prepare(CLI::App& app);
 void register_train(CLI::App& app);
+void register_export(CLI::App& app);
+void register_import(CLI::App& app);
 
 }  // namespace gptforge::cli
