@@ -29,6 +29,10 @@ std::string without_trailing_slash(std::string p) {
 StagedOutput::StagedOutput(std::string final_path, bool is_directory, bool force, const std::string& what)
     : final_(without_trailing_slash(std::move(final_path))), dir_(is_directory) {
   if (final_.empty()) throw UsageError(what + " is empty: name the output path");
+  const std::string name = fs::path(final_).filename().string();
+  if (name == "." || name == ".." || final_ == "/") {
+    throw UsageError(what + " '" + final_ + "' must name a file or directory of its own, not '" + name + "'");
+  }
   std::error_code ec;
   if (fs::exists(fs::symlink_status(final_, ec)) && !force) {
     throw UsageError(what + " '" + final_ + "' already exists: pass --force to replace it");

@@ -204,10 +204,18 @@ TEST_P(HfRoundTrip, ImportOfTheExportGivesIdenticalWeightsAndLogits) {
   EXPECT_TRUE(torch::equal(probe_logits(imported), probe_logits(model)));
 }
 
+namespace {
+std::string family_case_name(const ::testing::TestParamInfo<std::vector<std::string>>& info) {
+  static const std::vector<std::string> names = {"Gpt2", "LlamaGqaUntied", "LlamaTied", "Gpt2CustomWidthAndEps"};
+  return names.at(info.index);
+}
+}  // namespace
+
 INSTANTIATE_TEST_SUITE_P(Families, HfRoundTrip,
                          ::testing::Values(gpt2_overrides(), llama_overrides(), llama_tied_overrides(),
                                            std::vector<std::string>{"model.family=gpt2", "model.mlp_hidden=48",
-                                                                    "model.norm_eps=1e-6"}));
+                                                                    "model.norm_eps=1e-6"}),
+                         family_case_name);
 
 TEST(HfExport, HalfPrecisionExportsStayWithinTheirTolerance) {
   TempDir dir;
@@ -245,6 +253,12 @@ TEST(HfExport, ExistingOutputIsRefusedUnlessForced) {
   EXPECT_FALSE(fs::exists(dir.file("hf/keep.txt")));
   EXPECT_TRUE(fs::exists(dir.file("hf/model.safetensors")));
   EXPECT_TRUE(leftovers(dir.path()).empty());
+  // Even forced, "." is never replaced.
+  ExportOptions dot = options("hf", dir.file("hf/."));
+  dot.force = true;
+  e = error_of<UsageError>([&] { export_checkpoint(ck, dot); });
+  EXPECT_NE(e.find("must name a file or directory of its own"), std::string::npos) << e;
+  EXPECT_TRUE(fs::exists(dir.file("hf/model.safetensors")));
 }
 
 TEST(HfExport, RefusalsAreClearAndLeaveNothingBehind) {
