@@ -46,6 +46,8 @@ int run(int argc, char** argv) {
   register_sample(app);
   register_chat(app);
   register_probe(app);
+  register_export(app);
+  register_import(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -35,9 +35,10 @@ void register_train(CLI::App& app);  // and register_sft, in cmd_train.cpp
 void register_sft(CLI::App& app);
 void register_tasks(CLI::App& app);
 void register_eval(CLI::App& app);
-void register_train(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_chat(CLI::App& app);
 void register_probe(CLI::App& app);
+void register_export(CLI::App& app);
+void register_import(CLI::App& app);
 
 }  // namespace gptforge::cli
