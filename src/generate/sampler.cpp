@@ -197,15 +197,12 @@ std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>
       r.ids.push_back(id);
       if (opts.no_repeat_ngram > 0) r.history.push_back(id);
       if (r.text) {
-        const bool stopped = r.text->push(id);
-        if (!stopped) {
-          std::string ready = r.text->take_ready();
-          if (!ready.empty() && callbacks.on_text) callbacks.on_text(r.sample, ready);
-        }
-        if (stopped) {
+        if (r.text->push(id)) {
           finish(r, "stop_string", -1);
           continue;
         }
+        std::string ready = r.text->take_ready();
+        if (!ready.empty() && callbacks.on_text) callbacks.on_text(r.sample, ready);
       }
       if (last_step) {
         finish(r, "length", -1);
