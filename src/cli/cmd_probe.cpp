@@ -53,8 +53,7 @@ void run_probe(const ProbeArgs& args) {
 
 void register_probe(CLI::App& app) {
   auto args = std::make_shared<ProbeArgs>();
-  auto* cmd = app.add_subcommand("probe", "Inspect a model on a prompt: next-token candidates, entropy, logit lens, "
-                                          "attention (table, JSON, HTML report)");
+  auto* cmd = app.add_subcommand("probe", "Per-token predictions, entropy, logit lens and attention (table, JSON, HTML)");
   add_common_options(cmd, args->common);
   add_checkpoint_option(cmd, args->checkpoint);
   add_prompt_options(cmd, args->prompt);

@@ -60,6 +60,16 @@ std::string script_safe_json(const nlohmann::json& j) {
   return out;
 }
 
+// A token's text for a chip: escaped, spaces shown as a grey middle dot (so " the" and "the" differ).
+std::string chip(const std::string& text) {
+  std::string out;
+  for (char c : html_escape(text)) {
+    if (c == ' ') out += "<span class=\"sp\">&middot;</span>";
+    else out += c;
+  }
+  return out;
+}
+
 std::string candidates_title(const std::string& head, const std::vector<TokenCandidate>& cands) {
   std::string t = head;
   for (const auto& c : cands) t += strprintf("\n%6.2f%%  ", 100 * c.prob) + c.text;
@@ -83,6 +93,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .cand .bar { display: inline-block; height: 8px; background: #5b8def; vertical-align: middle; margin-left: 3px; border-radius: 2px; }
 .cand .p { color: #5a6472; font-size: 12px; margin-left: 2px; }
 .ent { display: inline-block; height: 8px; background: #e8a33d; border-radius: 2px; vertical-align: middle; margin-left: 4px; }
+.sp { opacity: 0.5; }
 .rank1 { color: #1a7f37; font-weight: 600; }
 .rankbad { color: #b42318; }
 table.heat td, table.heat th { padding: 0; }
@@ -109,6 +120,7 @@ const char* kScript = R"JS(
   headSel.add(new Option('mean of heads', -1));
   for (var h = 0; h < H; h++) headSel.add(new Option('head ' + h, h));
   headSel.value = '0';
+  function shown(t) { return t.replace(/ /g, '\u00b7'); }
   function colour(p) { return 'hsl(24, 90%, ' + (97 - 52 * Math.min(1, Math.max(0, p))) + '%)'; }
   function weights(l, h) {
     if (h >= 0) return data.attention[l][h];
@@ -135,7 +147,7 @@ const char* kScript = R"JS(
     for (var k = 0; k < T; k++) {
       var th = document.createElement('th');
       th.className = 'k';
-      th.textContent = data.tokens[k].text;
+      th.textContent = shown(data.tokens[k].text);
       th.title = k + ': ' + data.tokens[k].text;
       head.appendChild(th);
     }
@@ -143,7 +155,7 @@ const char* kScript = R"JS(
       var row = table.insertRow();
       var qh = document.createElement('th');
       qh.className = 'q';
-      qh.textContent = q + ' ' + data.tokens[q].text;
+      qh.textContent = q + ' ' + shown(data.tokens[q].text);
       row.appendChild(qh);
       for (var k2 = 0; k2 < T; k2++) {
         var c = row.insertCell();
@@ -288,13 +300,13 @@ std::string probe_html(const ProbeResult& r) {
        "(bits)</th><th>next token</th><th>rank (p)</th><th>top candidates</th></tr>\n";
   for (int64_t i = 0; i < T; ++i) {
     const ProbePosition& p = r.positions[static_cast<size_t>(i)];
-    h += strprintf("<tr><td class=\"num\">%lld</td><td><span class=\"tok\">", (long long)i) + html_escape(p.text) +
+    h += strprintf("<tr><td class=\"num\">%lld</td><td><span class=\"tok\">", (long long)i) + chip(p.text) +
          strprintf("</span></td><td class=\"num\">%d</td>", p.id);
     h += strprintf("<td class=\"num\">%.3f<span class=\"ent\" style=\"width:%.0fpx\"></span></td>", p.entropy_bits,
                    40.0 * p.entropy_bits / max_entropy);
     if (p.next_rank > 0) {
       const std::string cls = p.next_rank == 1 ? "rank1" : p.next_rank > 10 ? "rankbad" : "";
-      h += "<td><span class=\"tok\">" + html_escape(r.positions[static_cast<size_t>(i) + 1].text) + "</span></td>";
+      h += "<td><span class=\"tok\">" + chip(r.positions[static_cast<size_t>(i) + 1].text) + "</span></td>";
       h += strprintf("<td class=\"num %s\">%lld (%.3f)</td>", cls.c_str(), (long long)p.next_rank, p.next_prob);
     } else {
       h += "<td>&ndash;</td><td class=\"num\">&ndash;</td>";
@@ -302,7 +314,7 @@ std::string probe_html(const ProbeResult& r) {
     h += "<td>";
     for (const auto& c : p.top) {
       h += "<span class=\"cand\" title=\"" + html_escape(strprintf("id %d, p = %.4f", c.id, c.prob)) +
-           "\"><span class=\"tok\">" + html_escape(c.text) + "</span>" +
+           "\"><span class=\"tok\">" + chip(c.text) + "</span>" +
            strprintf("<span class=\"bar\" style=\"width:%.0fpx\"></span><span class=\"p\">%.3f</span></span>",
                      std::max(1.0, 40.0 * c.prob), c.prob);
     }
@@ -319,8 +331,7 @@ std::string probe_html(const ProbeResult& r) {
   h += "<div class=\"scroll\"><table class=\"heat\">\n<tr><th class=\"row\">input</th>";
   for (int64_t i = 0; i < T; ++i) {
     const std::string& t = r.positions[static_cast<size_t>(i)].text;
-    h += "<th class=\"col\" title=\"" + html_escape(strprintf("%lld: ", (long long)i) + t) + "\">" + html_escape(t) +
-         "</th>";
+    h += "<th class=\"col\" title=\"" + html_escape(strprintf("%lld: ", (long long)i) + t) + "\">" + chip(t) + "</th>";
   }
   h += "</tr>\n";
   for (size_t li = r.lens.size(); li-- > 0;) {  // the output layer on top
@@ -334,15 +345,14 @@ std::string probe_html(const ProbeResult& r) {
       const std::string title = candidates_title(layer.name + " @ position " + std::to_string(i) + " (\"" +
                                                      r.positions[static_cast<size_t>(i)].text + "\")", cands);
       h += "<td class=\"c" + std::string(hit ? " hit" : "") + "\" style=\"background:" + heat(top.prob) +
-           (top.prob > 0.6 ? ";color:#fff" : "") + "\" title=\"" + html_escape(title) + "\">" +
-           html_escape(top.text) + "</td>";
+           (top.prob > 0.6 ? ";color:#fff" : "") + "\" title=\"" + html_escape(title) + "\">" + chip(top.text) + "</td>";
     }
     h += "</tr>\n";
   }
   h += "<tr class=\"target\"><th class=\"row\">actual next</th>";
   for (int64_t i = 0; i < T; ++i) {
     const std::string t = i + 1 < T ? r.positions[static_cast<size_t>(i) + 1].text : "";
-    h += "<th class=\"col\">" + html_escape(t) + "</th>";
+    h += "<th class=\"col\">" + chip(t) + "</th>";
   }
   h += "</tr>\n</table></div>\n";
 

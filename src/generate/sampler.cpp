@@ -27,27 +27,36 @@ std::string rate(double v) {
   return strprintf("%.0f", v);
 }
 
-// Temperature, top-k, top-p and min-p, in that order; each one only when it is on.
-torch::Tensor apply_filters(torch::Tensor logits, const GenerationOptions& opts) {
-  if (opts.temperature != 1.0) logits = apply_temperature(logits, opts.temperature);
-  if (opts.top_k > 0) logits = top_k_filter(logits, opts.top_k);
-  if (opts.top_p < 1.0) logits = top_p_filter(logits, opts.top_p);
-  if (opts.min_p > 0.0) logits = min_p_filter(logits, opts.min_p);
-  return logits;
+// One id per row of logits (B, N), (B) int64 on the logits' device: an inverse-CDF draw. The
+// uniforms come from the private CPU generator (B numbers per step cross to the device), so a seed
+// gives the same draws on every device.
+torch::Tensor draw(const torch::Tensor& logits, at::Generator& gen) {
+  const int64_t rows = logits.size(0), n = logits.size(1);
+  auto cdf = torch::softmax(logits, -1, torch::kDouble).cumsum(-1);  // (B, N)
+  // u in (0, 1], scaled by the row's total: the first column whose cdf reaches it. A column of
+  // probability 0 never is (its cdf equals its predecessor's).
+  auto u = 1.0 - at::rand({rows}, gen, torch::TensorOptions().dtype(torch::kDouble));
+  auto target = u.to(logits.device()).unsqueeze(1) * cdf.narrow(1, n - 1, 1);
+  return torch::searchsorted(cdf, target).squeeze(1).clamp_max(n - 1);
 }
 
-// One id per row, (B) int64 on the logits' device: argmax, or an inverse-CDF draw. The uniforms
-// come from the private CPU generator (B numbers per step cross to the device), so a seed gives the
-// same draws on every device.
-torch::Tensor pick_tokens(const torch::Tensor& logits, bool greedy, at::Generator& gen) {
-  if (greedy) return logits.argmax(-1);
-  const int64_t rows = logits.size(0), vocab = logits.size(1);
-  auto cdf = torch::softmax(logits, -1, torch::kDouble).cumsum(-1);  // (B, V)
-  // u in (0, 1], scaled by the row's total: the first id whose cdf reaches it. An id of probability
-  // 0 never is (its cdf equals its predecessor's).
-  auto u = 1.0 - at::rand({rows}, gen, torch::TensorOptions().dtype(torch::kDouble));
-  auto target = u.to(logits.device()).unsqueeze(1) * cdf.narrow(1, vocab - 1, 1);
-  return torch::searchsorted(cdf, target).squeeze(1).clamp_max(vocab - 1);
+// The next id of each row from the penalised logits (B, V): argmax when greedy, else temperature,
+// top-k, top-p, min-p (each only when on), then a draw. top-k keeps just the k best columns, so the
+// later filters and the draw work on (B, k) instead of the whole vocabulary: the same distribution
+// as top_k_filter's.
+torch::Tensor next_tokens(torch::Tensor logits, const GenerationOptions& opts, at::Generator& gen) {
+  if (opts.greedy()) return logits.argmax(-1);
+  if (opts.temperature != 1.0) logits = apply_temperature(logits, opts.temperature);
+  torch::Tensor columns;  // vocabulary id of each kept column, with top-k
+  if (opts.top_k > 0 && opts.top_k < logits.size(-1)) {
+    auto top = logits.topk(opts.top_k, -1);
+    logits = std::get<0>(top);
+    columns = std::get<1>(top);
+  }
+  if (opts.top_p < 1.0) logits = top_p_filter(logits, opts.top_p);
+  if (opts.min_p > 0.0) logits = min_p_filter(logits, opts.min_p);
+  torch::Tensor pick = draw(logits, gen);
+  return columns.defined() ? columns.gather(1, pick.unsqueeze(1)).squeeze(1) : pick;
 }
 
 // A row of the batch that is still generating.
@@ -169,8 +178,7 @@ std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>
       for (const auto& r : rows) histories.push_back(r.history);
     }
     torch::Tensor scores = apply_penalties(logits, opts, present, histories, tok);
-    if (!opts.greedy()) scores = apply_filters(scores, opts);
-    torch::Tensor next = pick_tokens(scores, opts.greedy(), gen);  // (B) on the device
+    torch::Tensor next = next_tokens(scores, opts, gen);  // (B) on the device
     torch::Tensor next_cpu = next.to(torch::kCPU);
     const int64_t* picked = next_cpu.data_ptr<int64_t>();
     st.generated_tokens += static_cast<int64_t>(rows.size());
@@ -189,15 +197,12 @@ std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>
       r.ids.push_back(id);
       if (opts.no_repeat_ngram > 0) r.history.push_back(id);
       if (r.text) {
-        const bool stopped = r.text->push(id);
-        if (!stopped) {
-          std::string ready = r.text->take_ready();
-          if (!ready.empty() && callbacks.on_text) callbacks.on_text(r.sample, ready);
-        }
-        if (stopped) {
+        if (r.text->push(id)) {
           finish(r, "stop_string", -1);
           continue;
         }
+        std::string ready = r.text->take_ready();
+        if (!ready.empty() && callbacks.on_text) callbacks.on_text(r.sample, ready);
       }
       if (last_step) {
         finish(r, "length", -1);

@@ -13,9 +13,11 @@
 //   2. each step  logits of the last position (B, V), still on the model's device, go through the
 //                 processors in this order (logits_processors.h):
 //                     repetition penalty -> no-repeat n-gram -> temperature -> top-k -> top-p -> min-p
-//                 then greedy argmax (temperature 0) or one inverse-CDF draw per row from a private
-//                 CPU generator seeded with `seed` (the global torch generator is never touched).
-//                 Only the B sampled ids come back to the host; processors that are off cost nothing.
+//                 then greedy argmax (temperature 0: the penalties apply, the filters are skipped
+//                 since they never change the argmax) or one inverse-CDF draw per row from a
+//                 private CPU generator seeded with `seed` (the global torch generator is never
+//                 touched; B uniforms per step go to the device). Only the B sampled ids come back
+//                 to the host; processors that are off cost nothing (no sort without top-p).
 //   3. feed back  the sampled ids are one new position per row of the KV cache (decoder.h).
 //   4. stop       a row ends at EOS (stop_at_eos), at one of stop_ids (chat: <|end|>), when its text
 //                 contains a stop string (the text is cut just before it), or after max_new_tokens.
@@ -26,12 +28,13 @@
 // by one forward over them ("re-prefill"), for every position type (learned, sinusoidal, RoPE,
 // none), since a cache cannot shift absolute positions in place. The no-cache path (use_cache =
 // false: a full forward over the window every step, for tests and the decode benchmark) slides the
-// very same windows, so both paths compute the same logits.
+// very same windows, so both paths compute the same logits. The repetition penalty and the no-repeat
+// n-gram look at the whole prompt and output, also what has slid out of the window.
 //
 // Beam search (beam_width > 1, beam_search.h) keeps the beam_width best partial sequences by total
 // log-probability and returns the num_samples best finished ones by logprob / length^length_penalty.
 // It is deterministic: temperature, top-k, top-p, min-p and the seed do not apply (repetition penalty
-// and no-repeat n-gram do).
+// and no-repeat n-gram do). Like every beam search it usually, not always, beats greedy.
 //
 // The model is put in eval mode for the call and restored afterwards; no autograd graph is built.
 // Sampling is reproducible for a seed on one device and LibTorch build (CPU and CUDA logits differ in
@@ -80,7 +83,8 @@ struct GenerationOptions {
 // Timings of one generate call: prompt processing (the prefill) and decoding apart.
 struct GenerationStats {
   int64_t prompt_tokens = 0;     // prompt positions run through the model (once, before the copy to rows)
-  int64_t generated_tokens = 0;  // tokens sampled, over every sample (stop tokens included)
+  int64_t generated_tokens = 0;  // tokens sampled, over every sample (stop tokens included);
+                                 // beam search: beam rows decoded
   int64_t steps = 0;             // decoding forwards after the prefill
   int64_t refills = 0;           // context-window slides (re-prefills)
   double prompt_seconds = 0;

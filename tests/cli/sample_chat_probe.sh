@@ -40,7 +40,7 @@ awk 'BEGIN {
 "$BIN" train train.data_dir=shards train.out_dir=run model.n_layer=2 model.n_head=2 model.d_model=32 \
   model.block_size=32 train.batch_size=8 train.max_steps=40 train.warmup_steps=5 train.learning_rate=0.01 \
   train.eval_interval=0 train.eval_batches=2 train.checkpoint_interval=0 run.progress=off run.log_level=quiet \
-  run.threads=2 >train.txt
+  run.threads=1 >train.txt
 [[ -e run/latest/model.safetensors ]] || fail "train wrote no checkpoint: $(cat train.txt)"
 
 S=("$BIN" sample --checkpoint run run.threads=1)
@@ -51,9 +51,7 @@ S=("$BIN" sample --checkpoint run run.threads=1)
 (( $(wc -c <greedy.txt) > 20 )) || fail "sample generated almost nothing: $(cat greedy.txt)"
 grep -q "tok/s" err.txt || fail "sample printed no tokens/s: $(cat err.txt)"
 grep -q "prompt: 2 tokens\|prompt: [0-9]* tokens" err.txt || fail "no prompt statistics: $(cat err.txt)"
-# Greedy is deterministic; a seed makes sampling reproducible.
-"${S[@]}" --prompt "the quick" sample.temperature=0 sample.max_new_tokens=40 2>/dev/null | cmp -s - greedy.txt ||
-  fail "greedy sampling is not deterministic"
+# A seed makes sampling reproducible (greedy is checked against --no-echo below).
 "${S[@]}" --prompt "the" sample.temperature=1.0 sample.top_p=0.9 run.seed=5 sample.max_new_tokens=30 >s1.txt 2>/dev/null
 "${S[@]}" --prompt "the" sample.temperature=1.0 sample.top_p=0.9 run.seed=5 sample.max_new_tokens=30 >s2.txt 2>/dev/null
 cmp -s s1.txt s2.txt || fail "the same seed gave different samples"

@@ -6,6 +6,7 @@
 
 #include "generate/probe_report.h"
 #include "generate_test_helpers.h"
+#include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
 using namespace gptforge;
@@ -112,4 +113,15 @@ TEST(ProbeReport, TableHasOneLinePerPosition) {
   EXPECT_NE(table.find("entropy"), std::string::npos);
   EXPECT_NE(table.find("logit lens"), std::string::npos);
   EXPECT_NE(table.find("\"#4\""), std::string::npos);
+}
+
+TEST(Probe, TokenDisplayShowsSpecialsBytesAndWhitespace) {
+  Tokenizer tok = Tokenizer::load(gptforge::testing::tiny_tokenizer());
+  EXPECT_EQ(token_display(&tok, kUserId), "<|user|>");
+  EXPECT_EQ(token_display(&tok, kEosId), "</s>");
+  EXPECT_EQ(token_display(&tok, kNumReservedIds + '\n'), "\\n");
+  EXPECT_EQ(token_display(&tok, kNumReservedIds + 'A'), "A");
+  EXPECT_EQ(token_display(&tok, kNumReservedIds + 0xE2), "<0xE2>");  // a lone UTF-8 lead byte
+  EXPECT_EQ(token_display(&tok, tok.encode("the")[0]), tok.token_bytes(tok.encode("the")[0]));
+  EXPECT_EQ(token_display(nullptr, 42), "#42");
 }
