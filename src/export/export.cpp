@@ -45,6 +45,7 @@ void write_reference_logits(GPT& model, const Tokenizer& tok, const std::string&
   nlohmann::json j;
   j["format"] = "gptforge-reference-logits";
   j["checkpoint"] = checkpoint;
+  j["text"] = kReferenceText;  // input_ids = <s> + encode(text), cut to fit
   j["input_ids"] = ids;
   j["greedy_ids"] = greedy;
   j["vocab_size"] = logits.size(1);
