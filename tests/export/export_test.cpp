@@ -269,7 +269,7 @@ TEST(HfExport, RefusalsAreClearAndLeaveNothingBehind) {
   std::string e = error_of<CheckpointError>([&] { export_checkpoint(ck, options("hf", dir.file("out"))); });
   EXPECT_EQ(e, "hf export needs model.position=learned (gpt2) or rope (llama); this model has sinusoidal");
   e = error_of<CheckpointError>([&] { export_checkpoint(ck, options("gguf", dir.file("out.gguf"))); });
-  EXPECT_NE(e.find("gguf export supports llama-family models only"), std::string::npos) << e;
+  EXPECT_EQ(e, "gguf export needs model.position=learned (gpt2) or rope (llama); this model has sinusoidal");
   e = error_of<UsageError>([&] { export_checkpoint(ck, options("hf", dir.file("out"), "f8")); });
   EXPECT_NE(e.find("unknown export dtype 'f8'"), std::string::npos) << e;
   e = error_of<CheckpointError>([&] { export_checkpoint(dir.file("nope"), options("hf", dir.file("out"))); });
@@ -416,7 +416,7 @@ TEST(GgufExport, LlamaFileReadsBackWithItsMetadataAndExactWeights) {
     EXPECT_EQ(t.offset % 32, 0u) << t.name;
     gguf.emplace_back(t.name, f.tensor(t.name));
   }
-  NamedTensors back = gguf_to_gptforge(cfg.model, gguf);
+  NamedTensors back = gguf_to_gptforge(cfg.model, Family::Llama, gguf);
   for (const auto& p : model->named_parameters()) {
     EXPECT_TRUE(torch::equal(*find_tensor(back, p.key()), p.value())) << p.key();
   }
@@ -440,4 +440,37 @@ TEST(GgufExport, HalfPrecisionKeepsNormsInF32AndTiedModelsHaveNoOutput) {
   EXPECT_LT(max_diff(up, model->named_parameters()["h.0.mlp.up.weight"]), 1e-3);
   export_checkpoint(ck, options("gguf", dir.file("mbf16.gguf"), "bf16"));
   EXPECT_EQ(read_gguf(dir.file("mbf16.gguf")).get_uint("general.file_type"), 32u);
+}
+
+TEST(GgufExport, Gpt2FileReadsBackWithItsMetadataAndExactWeights) {
+  TempDir dir;
+  Config cfg = tiny_export_config(gpt2_overrides());
+  GPT model = tiny_model(cfg.model);
+  std::string ck = save_tiny_checkpoint(dir.file("run"), model, cfg);
+  ExportResult r = export_checkpoint(ck, options("gguf", dir.file("gpt2.gguf"), "f16"));
+  EXPECT_EQ(r.architecture, "gguf:gpt2");
+  GgufFile f = read_gguf(dir.file("gpt2.gguf"));
+  EXPECT_EQ(f.get_string("general.architecture"), "gpt2");
+  EXPECT_EQ(f.get_uint("general.file_type"), 1u);
+  EXPECT_EQ(f.get_uint("gpt2.context_length"), 32u);
+  EXPECT_EQ(f.get_uint("gpt2.embedding_length"), 32u);
+  EXPECT_EQ(f.get_uint("gpt2.feed_forward_length"), 128u);
+  EXPECT_EQ(f.get_uint("gpt2.block_count"), 2u);
+  EXPECT_EQ(f.get_uint("gpt2.attention.head_count"), 4u);
+  EXPECT_FLOAT_EQ(f.get_float("gpt2.attention.layer_norm_epsilon"), 1e-5f);
+  EXPECT_EQ(f.find("llama.rope.freq_base"), nullptr);
+  EXPECT_EQ(f.get_string("tokenizer.ggml.model"), "llama");
+  EXPECT_EQ(f.tensors.size(), 28u);
+  EXPECT_EQ(f.tensor_info("output.weight"), nullptr);
+  EXPECT_EQ(f.tensor_info("position_embd.weight")->dims, (std::vector<int64_t>{32, 32}));
+  EXPECT_EQ(f.tensor_info("blk.0.attn_qkv.weight")->dims, (std::vector<int64_t>{32, 96}));
+  EXPECT_EQ(f.tensor_info("blk.0.attn_qkv.weight")->type, GgmlType::F16);
+  EXPECT_EQ(f.tensor_info("blk.0.attn_qkv.bias")->type, GgmlType::F32);
+  NamedTensors gguf;
+  for (const auto& t : f.tensors) gguf.emplace_back(t.name, f.tensor(t.name).to(torch::kFloat));
+  NamedTensors back = gguf_to_gptforge(cfg.model, Family::Gpt2, gguf);
+  for (const auto& p : model->named_parameters()) {
+    const double tol = p.value().dim() == 1 ? 0.0 : 1e-3;  // biases and norms f32: exact
+    EXPECT_LE(max_diff(*find_tensor(back, p.key()), p.value()), tol) << p.key();
+  }
 }
