@@ -55,6 +55,9 @@ grep -q "imported hf-llama (LlamaForCausalLM" out.txt || fail "import summary: $
 "$BIN" export --checkpoint imported --format hf --out hf-again >/dev/null
 cmp -s hf-llama/model.safetensors hf-again/model.safetensors || fail "export(import(export)) changed the weights"
 cmp -s hf-llama/config.json hf-again/config.json || fail "export(import(export)) changed config.json"
+# The imported checkpoint fine-tunes like any other (same model keys as run-llama).
+train run-ft llama model.n_kv_head=2 train.init_from=imported train.max_steps=1
+[[ -f run-ft/latest/model.safetensors ]] || fail "fine-tuning from an imported checkpoint wrote no checkpoint"
 "$BIN" export --checkpoint run-gpt2 --format hf --out hf-gpt2 --dtype f16 >out.txt
 grep -q "GPT2LMHeadModel (f16" out.txt || fail "gpt2 export summary: $(cat out.txt)"
 grep -q '"torch_dtype": "float16"' hf-gpt2/config.json || fail "f16 export config.json dtype"
