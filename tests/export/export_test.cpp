@@ -474,3 +474,28 @@ TEST(GgufExport, Gpt2FileReadsBackWithItsMetadataAndExactWeights) {
     EXPECT_LE(max_diff(*find_tensor(back, p.key()), p.value()), tol) << p.key();
   }
 }
+
+TEST(HfImport, ShardedSafetensorsWithAnIndexImportLikeOneFile) {
+  TempDir dir;
+  Config cfg = tiny_export_config(llama_overrides());
+  GPT model = tiny_model(cfg.model);
+  std::string ck = save_tiny_checkpoint(dir.file("run"), model, cfg);
+  export_checkpoint(ck, options("hf", dir.file("hf")));
+  // Split model.safetensors into two shards, as save_pretrained does for large models.
+  SafetensorsFile st = load_safetensors(dir.file("hf/model.safetensors"));
+  NamedTensors a(st.tensors.begin(), st.tensors.begin() + 7), b(st.tensors.begin() + 7, st.tensors.end());
+  save_safetensors(dir.file("hf/model-00001-of-00002.safetensors"), a, {{"format", "pt"}});
+  save_safetensors(dir.file("hf/model-00002-of-00002.safetensors"), b, {{"format", "pt"}});
+  nlohmann::json index;
+  for (const auto& [n, t] : a) index["weight_map"][n] = "model-00001-of-00002.safetensors";
+  for (const auto& [n, t] : b) index["weight_map"][n] = "model-00002-of-00002.safetensors";
+  dir.write("hf/model.safetensors.index.json", index.dump());
+  fs::remove(dir.file("hf/model.safetensors"));
+  import_hf(dir.file("hf"), dir.file("imported"), false);
+  GPT imported = load_model(dir.file("imported"));
+  EXPECT_TRUE(torch::equal(probe_logits(imported), probe_logits(model)));
+  // A shard the index names but the directory lacks is an error naming it.
+  fs::remove(dir.file("hf/model-00002-of-00002.safetensors"));
+  std::string e = error_of<DataError>([&] { import_hf(dir.file("hf"), dir.file("again"), false); });
+  EXPECT_NE(e.find("model-00002-of-00002.safetensors: missing"), std::string::npos) << e;
+}
