@@ -52,10 +52,13 @@ def main() -> int:
 
     greedy = ref.get("greedy_ids", [])
     if greedy:
+        # Plain argmax steps over the full sequence: no generation config, no cache, nothing but the model.
+        seq = ids
         with torch.no_grad():
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=len(greedy),
-                                 do_sample=False, eos_token_id=None, pad_token_id=0)
-        hf_greedy = out[0, ids.shape[1]:].tolist()
+            for _ in greedy:
+                nxt = model(seq).logits[0, -1].argmax().view(1, 1)
+                seq = torch.cat([seq, nxt], dim=1)
+        hf_greedy = seq[0, ids.shape[1]:].tolist()
         same = hf_greedy == greedy
         print(f"greedy continuation: {'identical' if same else 'DIFFERENT'} ({len(greedy)} tokens)")
         if not same:
@@ -63,8 +66,17 @@ def main() -> int:
 
     if args.tokenizer:
         from transformers import AutoTokenizer
-        tok = AutoTokenizer.from_pretrained(args.export_dir)
-        print(f"tokenizer {type(tok).__name__}: {len(tok)} tokens, first ids {tok.convert_ids_to_tokens(ref['input_ids'][:8])}")
+        try:
+            tok = AutoTokenizer.from_pretrained(args.export_dir)
+        except ImportError:  # no `tokenizers` package: the sentencepiece (slow) tokenizer
+            tok = AutoTokenizer.from_pretrained(args.export_dir, use_fast=False)
+        print(f"tokenizer {type(tok).__name__}: {len(tok)} tokens")
+        if "text" in ref:
+            hf_ids = tok(ref["text"])["input_ids"][: len(ref["input_ids"])]
+            same_ids = hf_ids == ref["input_ids"]
+            print(f"tokenization of the reference text: {'identical' if same_ids else 'DIFFERENT'}")
+            if not same_ids:
+                print(f"  gptforge:     {ref['input_ids']}\n  transformers: {hf_ids}")
         if getattr(tok, "chat_template", None):
             ids_chat = tok.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True)
             print(f"chat template: {tok.convert_ids_to_tokens(ids_chat)}")

@@ -45,6 +45,7 @@ void write_reference_logits(GPT& model, const Tokenizer& tok, const std::string&
   nlohmann::json j;
   j["format"] = "gptforge-reference-logits";
   j["checkpoint"] = checkpoint;
+  j["text"] = kReferenceText;  // input_ids = <s> + encode(text), cut to fit
   j["input_ids"] = ids;
   j["greedy_ids"] = greedy;
   j["vocab_size"] = logits.size(1);
@@ -92,8 +93,7 @@ ExportResult export_checkpoint(const std::string& checkpoint, const ExportOption
   if (m.vocab_size == 0) m.vocab_size = tok.vocab_size();
 
   // Refusals come before anything is written.
-  Family family = opts.format == "hf" ? expressible_family(m, "hf") : Family::Llama;
-  if (opts.format == "gguf") require_gguf_expressible(m);
+  const Family family = expressible_family(m, opts.format);
   StagedOutput out(opts.out, /*is_directory=*/opts.format == "hf", opts.force, "export.out");
 
   GPT model(m);
@@ -109,8 +109,8 @@ ExportResult export_checkpoint(const std::string& checkpoint, const ExportOption
     GgufWriter w;
     fill_gguf(w, m, params, tok, dtype, "gptforge " + fs::path(ck.dir).filename().string());
     r.bytes = w.write(out.path());
-    r.architecture = "gguf:llama";
-    r.tensors = static_cast<int64_t>(gptforge_to_gguf(m, params).size());
+    r.architecture = std::string("gguf:") + family_name(family);
+    r.tensors = static_cast<int64_t>(gptforge_to_gguf(m, family, params).size());
   }
   if (!opts.reference_logits.empty()) write_reference_logits(model, tok, opts.reference_logits, ck.dir);
   r.path = out.commit();

@@ -7,7 +7,8 @@
 //       transformers loads it with AutoModelForCausalLM.from_pretrained(DIR): GPT2LMHeadModel for
 //       gpt2-family models, LlamaForCausalLM for llama-family ones (hf_export.h).
 //   gptforge export --checkpoint C --format gguf --out FILE [--dtype f32|f16|bf16] [--force]
-//       a GGUF v3 file for llama.cpp's `llama` architecture (llama-family models only; gguf_export.h).
+//       a GGUF v3 file for llama.cpp: `llama` architecture for llama-family models, `gpt2` for
+//       gpt2-family ones (gguf_export.h).
 //   gptforge import --from DIR --out RUN_DIR [--force]
 //       a checkpoint (RUN_DIR/step_0000000, RUN_DIR/latest) that `train.init_from` and every other
 //       command accept (hf_import.h).
@@ -43,7 +44,7 @@ ExportOptions export_options(const ExportConfig& cfg);
 
 struct ExportResult {
   std::string path;          // the final output
-  std::string architecture;  // "GPT2LMHeadModel", "LlamaForCausalLM" or "gguf:llama"
+  std::string architecture;  // "GPT2LMHeadModel", "LlamaForCausalLM", "gguf:llama" or "gguf:gpt2"
   int64_t tensors = 0;
   uint64_t bytes = 0;        // of the weights file
 };

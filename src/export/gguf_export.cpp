@@ -69,10 +69,10 @@ void add_vocabulary(GgufWriter& w, const Tokenizer& tok, int64_t vocab_size) {
 
 }  // namespace
 
-void fill_gguf(GgufWriter& w, const ModelConfig& m, const NamedTensors& params, const Tokenizer& tok,
-               torch::ScalarType dtype, const std::string& name) {
-  require_gguf_expressible(m);
-  const std::string a = "llama";
+Family fill_gguf(GgufWriter& w, const ModelConfig& m, const NamedTensors& params, const Tokenizer& tok,
+                 torch::ScalarType dtype, const std::string& name) {
+  const Family f = expressible_family(m, "gguf");
+  const std::string a = family_name(f);  // llama.cpp's architecture names are the same
   w.set("general.architecture", GgufValue::str(a));
   w.set("general.name", GgufValue::str(name));
   w.set("general.alignment", GgufValue::u32(u32(w.alignment())));
@@ -82,20 +82,25 @@ void fill_gguf(GgufWriter& w, const ModelConfig& m, const NamedTensors& params, 
   w.set(a + ".embedding_length", GgufValue::u32(u32(m.d_model)));
   w.set(a + ".block_count", GgufValue::u32(u32(m.n_layer)));
   w.set(a + ".feed_forward_length", GgufValue::u32(u32(m.hidden_size())));
-  w.set(a + ".rope.dimension_count", GgufValue::u32(u32(m.head_dim())));
-  w.set(a + ".rope.freq_base", GgufValue::f32(static_cast<float>(m.rope_theta)));
   w.set(a + ".attention.head_count", GgufValue::u32(u32(m.n_head)));
-  w.set(a + ".attention.head_count_kv", GgufValue::u32(u32(m.kv_heads())));
-  w.set(a + ".attention.key_length", GgufValue::u32(u32(m.head_dim())));
-  w.set(a + ".attention.value_length", GgufValue::u32(u32(m.head_dim())));
-  w.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(static_cast<float>(m.norm_eps)));
+  if (f == Family::Gpt2) {
+    w.set(a + ".attention.layer_norm_epsilon", GgufValue::f32(static_cast<float>(m.norm_eps)));
+  } else {
+    w.set(a + ".rope.dimension_count", GgufValue::u32(u32(m.head_dim())));
+    w.set(a + ".rope.freq_base", GgufValue::f32(static_cast<float>(m.rope_theta)));
+    w.set(a + ".attention.head_count_kv", GgufValue::u32(u32(m.kv_heads())));
+    w.set(a + ".attention.key_length", GgufValue::u32(u32(m.head_dim())));
+    w.set(a + ".attention.value_length", GgufValue::u32(u32(m.head_dim())));
+    w.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(static_cast<float>(m.norm_eps)));
+  }
   add_vocabulary(w, tok, m.vocab_size);
 
   const GgmlType matrix_type = ggml_type_for(dtype);
-  for (const auto& [n, t] : gptforge_to_gguf(m, params)) {
-    // Norm weights (1-D) stay f32, as llama.cpp's converter stores them.
+  for (const auto& [n, t] : gptforge_to_gguf(m, f, params)) {
+    // Norm weights and biases (1-D) stay f32, as llama.cpp's converter stores them.
     w.add_tensor(n, t, t.dim() == 1 ? GgmlType::F32 : matrix_type);
   }
+  return f;
 }
 
 }  // namespace gptforge

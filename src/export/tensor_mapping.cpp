@@ -70,15 +70,6 @@ Family expressible_family(const ModelConfig& m, const std::string& format) {
                         m.position);
 }
 
-void require_gguf_expressible(const ModelConfig& m) {
-  if (m.position != "rope") {
-    throw CheckpointError("gguf export supports llama-family models only (model.position=rope, model.norm=rmsnorm, "
-                          "model.activation=swiglu, model.bias=false); this model has model.position=" +
-                          m.position + (m.position == "learned" ? " (gpt2 family: use --format hf)" : ""));
-  }
-  expressible_family(m, "gguf");
-}
-
 // --- RoPE permutation ---------------------------------------------------------------------------
 torch::Tensor rope_halves_to_pairs(const torch::Tensor& w, int64_t heads) {
   const int64_t rows = w.size(0), hd = rows / heads;
@@ -228,10 +219,34 @@ NamedTensors hf_to_gptforge(const ModelConfig& m, Family f, const NamedTensors& 
 }
 
 // --- GGUF ----------------------------------------------------------------------------------------
-NamedTensors gptforge_to_gguf(const ModelConfig& m, const NamedTensors& p) {
+NamedTensors gptforge_to_gguf(const ModelConfig& m, Family f, const NamedTensors& p) {
   auto get = [&](const std::string& n) { return need(p, n, "model").detach(); };
   NamedTensors out;
   out.emplace_back("token_embd.weight", get("wte.weight"));
+  if (f == Family::Gpt2) {
+    // llama.cpp's gpt2: fused qkv in the linear (out, in) layout, every norm and linear with a bias.
+    out.emplace_back("position_embd.weight", get("wpe.weight"));
+    for (int64_t i = 0; i < m.n_layer; ++i) {
+      const std::string g = "h." + layer(i) + ".", b = "blk." + layer(i) + ".";
+      out.emplace_back(b + "attn_norm.weight", get(g + "ln_1.weight"));
+      out.emplace_back(b + "attn_norm.bias", get(g + "ln_1.bias"));
+      out.emplace_back(b + "attn_qkv.weight", torch::cat({get(g + "attn.q_proj.weight"), get(g + "attn.k_proj.weight"),
+                                                          get(g + "attn.v_proj.weight")}, 0));
+      out.emplace_back(b + "attn_qkv.bias", torch::cat({get(g + "attn.q_proj.bias"), get(g + "attn.k_proj.bias"),
+                                                        get(g + "attn.v_proj.bias")}));
+      out.emplace_back(b + "attn_output.weight", get(g + "attn.o_proj.weight"));
+      out.emplace_back(b + "attn_output.bias", get(g + "attn.o_proj.bias"));
+      out.emplace_back(b + "ffn_norm.weight", get(g + "ln_2.weight"));
+      out.emplace_back(b + "ffn_norm.bias", get(g + "ln_2.bias"));
+      out.emplace_back(b + "ffn_up.weight", get(g + "mlp.fc.weight"));
+      out.emplace_back(b + "ffn_up.bias", get(g + "mlp.fc.bias"));
+      out.emplace_back(b + "ffn_down.weight", get(g + "mlp.proj.weight"));
+      out.emplace_back(b + "ffn_down.bias", get(g + "mlp.proj.bias"));
+    }
+    out.emplace_back("output_norm.weight", get("ln_f.weight"));
+    out.emplace_back("output_norm.bias", get("ln_f.bias"));
+    return out;  // tied: llama.cpp reuses token_embd
+  }
   for (int64_t i = 0; i < m.n_layer; ++i) {
     const std::string g = "h." + layer(i) + ".", b = "blk." + layer(i) + ".";
     out.emplace_back(b + "attn_norm.weight", get(g + "ln_1.weight"));
@@ -249,10 +264,36 @@ NamedTensors gptforge_to_gguf(const ModelConfig& m, const NamedTensors& p) {
   return out;
 }
 
-NamedTensors gguf_to_gptforge(const ModelConfig& m, const NamedTensors& t) {
+NamedTensors gguf_to_gptforge(const ModelConfig& m, Family f, const NamedTensors& t) {
   auto get = [&](const std::string& n) { return need(t, n, "gguf").detach(); };
   NamedTensors out;
   out.emplace_back("wte.weight", get("token_embd.weight"));
+  if (f == Family::Gpt2) {
+    out.emplace_back("wpe.weight", get("position_embd.weight"));
+    const int64_t c = m.d_model;
+    for (int64_t i = 0; i < m.n_layer; ++i) {
+      const std::string g = "h." + layer(i) + ".", b = "blk." + layer(i) + ".";
+      out.emplace_back(g + "ln_1.weight", get(b + "attn_norm.weight"));
+      out.emplace_back(g + "ln_1.bias", get(b + "attn_norm.bias"));
+      auto w = get(b + "attn_qkv.weight"), bias = get(b + "attn_qkv.bias");
+      const char* names[] = {"q", "k", "v"};
+      for (int k = 0; k < 3; ++k) {
+        out.emplace_back(g + "attn." + names[k] + "_proj.weight", w.narrow(0, k * c, c).contiguous());
+        out.emplace_back(g + "attn." + names[k] + "_proj.bias", bias.narrow(0, k * c, c).contiguous());
+      }
+      out.emplace_back(g + "attn.o_proj.weight", get(b + "attn_output.weight"));
+      out.emplace_back(g + "attn.o_proj.bias", get(b + "attn_output.bias"));
+      out.emplace_back(g + "ln_2.weight", get(b + "ffn_norm.weight"));
+      out.emplace_back(g + "ln_2.bias", get(b + "ffn_norm.bias"));
+      out.emplace_back(g + "mlp.fc.weight", get(b + "ffn_up.weight"));
+      out.emplace_back(g + "mlp.fc.bias", get(b + "ffn_up.bias"));
+      out.emplace_back(g + "mlp.proj.weight", get(b + "ffn_down.weight"));
+      out.emplace_back(g + "mlp.proj.bias", get(b + "ffn_down.bias"));
+    }
+    out.emplace_back("ln_f.weight", get("output_norm.weight"));
+    out.emplace_back("ln_f.bias", get("output_norm.bias"));
+    return out;
+  }
   for (int64_t i = 0; i < m.n_layer; ++i) {
     const std::string g = "h." + layer(i) + ".", b = "blk." + layer(i) + ".";
     out.emplace_back(g + "ln_1.weight", get(b + "attn_norm.weight"));

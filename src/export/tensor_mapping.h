@@ -34,6 +34,12 @@
 //   lm_head -> output (untied only: llama.cpp falls back to token_embd when output.weight is absent).
 //   (*) rows permuted per head from the rotate_half layout (pairs i, i + d/2) to llama.cpp's
 //       neighbouring pairs (2i, 2i + 1): rope_halves_to_pairs(W, heads), heads = n_head for q, n_kv_head for k.
+//
+// gptforge -> GGUF (llama.cpp `gpt2` architecture; linear (out, in) layout, no transpose):
+//   wte -> token_embd;  wpe -> position_embd;  h.i.ln_1 -> blk.i.attn_norm (weight, bias);
+//   q/k/v_proj -> blk.i.attn_qkv = cat(Wq, Wk, Wv) (3C, C), bias cat(bq, bk, bv);  o_proj -> blk.i.attn_output;
+//   h.i.ln_2 -> blk.i.ffn_norm;  mlp.fc -> blk.i.ffn_up;  mlp.proj -> blk.i.ffn_down;  ln_f -> output_norm;
+//   no output.weight (tied).
 #pragma once
 #include <torch/torch.h>
 
@@ -51,11 +57,10 @@ enum class Family { Gpt2, Llama };
 const char* family_name(Family f);          // "gpt2" | "llama"
 const char* hf_architecture(Family f);      // "GPT2LMHeadModel" | "LlamaForCausalLM"
 
-// The family that expresses `m` exactly, for `format` ("hf" or "gguf", used in messages). Throws
-// CheckpointError naming the config keys the format needs and the values this model has.
+// The family that expresses `m` exactly, for `format` ("hf" or "gguf", used in messages; both
+// formats express the same two families). Throws CheckpointError naming the config keys the format
+// needs and the values this model has.
 Family expressible_family(const ModelConfig& m, const std::string& format);
-// GGUF export supports the llama family only; throws CheckpointError otherwise.
-void require_gguf_expressible(const ModelConfig& m);
 
 // gptforge parameters (named_parameters() of a GPT built from `m`) -> HF tensors, in HF's order.
 NamedTensors gptforge_to_hf(const ModelConfig& m, Family f, const NamedTensors& params);
@@ -64,10 +69,10 @@ NamedTensors gptforge_to_hf(const ModelConfig& m, Family f, const NamedTensors& 
 // tied lm_head.weight are skipped). Throws DataError naming `origin` and the tensor.
 NamedTensors hf_to_gptforge(const ModelConfig& m, Family f, const NamedTensors& hf, const std::string& origin);
 
-// gptforge parameters -> GGUF tensors (llama family), torch shapes, q/k rows permuted.
-NamedTensors gptforge_to_gguf(const ModelConfig& m, const NamedTensors& params);
+// gptforge parameters -> GGUF tensors of llama.cpp's `llama` or `gpt2` architecture, torch shapes.
+NamedTensors gptforge_to_gguf(const ModelConfig& m, Family f, const NamedTensors& params);
 // The inverse, for checks: GGUF tensors (torch shapes) -> gptforge parameters.
-NamedTensors gguf_to_gptforge(const ModelConfig& m, const NamedTensors& gguf);
+NamedTensors gguf_to_gptforge(const ModelConfig& m, Family f, const NamedTensors& gguf);
 
 // The RoPE row permutation of a q or k projection weight (heads * head_dim, in): within each head,
 // row pairs (i, i + head_dim/2) of the rotate_half layout become neighbours (2i, 2i + 1).

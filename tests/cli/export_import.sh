@@ -42,6 +42,7 @@ train() {
 }
 train run-llama llama model.n_kv_head=2
 train run-gpt2 gpt2
+train run-sin custom model.position=sinusoidal train.max_steps=1
 
 # Hugging Face: export, import, export again: the weights file is byte-identical.
 "$BIN" export --checkpoint run-llama --format hf --out hf-llama --reference-logits ref.json >out.txt
@@ -54,6 +55,9 @@ grep -q "imported hf-llama (LlamaForCausalLM" out.txt || fail "import summary: $
 "$BIN" export --checkpoint imported --format hf --out hf-again >/dev/null
 cmp -s hf-llama/model.safetensors hf-again/model.safetensors || fail "export(import(export)) changed the weights"
 cmp -s hf-llama/config.json hf-again/config.json || fail "export(import(export)) changed config.json"
+# The imported checkpoint fine-tunes like any other (same model keys as run-llama).
+train run-ft llama model.n_kv_head=2 train.init_from=imported train.max_steps=1
+[[ -f run-ft/latest/model.safetensors ]] || fail "fine-tuning from an imported checkpoint wrote no checkpoint"
 "$BIN" export --checkpoint run-gpt2 --format hf --out hf-gpt2 --dtype f16 >out.txt
 grep -q "GPT2LMHeadModel (f16" out.txt || fail "gpt2 export summary: $(cat out.txt)"
 grep -q '"torch_dtype": "float16"' hf-gpt2/config.json || fail "f16 export config.json dtype"
@@ -71,14 +75,18 @@ expect_exit 1 "nope: no such checkpoint" -- "$BIN" export --checkpoint nope --fo
 expect_exit 2 "export.dtype" -- "$BIN" export --checkpoint run-llama --format hf --out x2 --dtype f8
 expect_exit 2 "already exists: pass --force" -- "$BIN" export --checkpoint run-llama --format hf --out hf-llama
 "$BIN" export --checkpoint run-llama --format hf --out hf-llama --force >/dev/null
-expect_exit 1 "gguf export supports llama-family models only" -- \
-  "$BIN" export --checkpoint run-gpt2 --format gguf --out x3.gguf
+"$BIN" export --checkpoint run-gpt2 --format gguf --out gpt2.gguf >out.txt
+grep -q "gguf:gpt2" out.txt || fail "gpt2 gguf export summary: $(cat out.txt)"
+expect_exit 1 "gguf export needs model.position=learned (gpt2) or rope (llama); this model has sinusoidal" -- \
+  "$BIN" export --checkpoint run-sin --format gguf --out x3.gguf
+expect_exit 1 "hf export needs model.position=learned (gpt2) or rope (llama); this model has sinusoidal" -- \
+  "$BIN" export --checkpoint run-sin --format hf --out x7
 expect_exit 2 "export.out" -- "$BIN" export --checkpoint run-llama --format hf
 mkdir bert && echo '{"architectures": ["BertForMaskedLM"], "model_type": "bert"}' >bert/config.json
 expect_exit 1 "architectures [BertForMaskedLM]" -- "$BIN" import --from bert --out x4
 expect_exit 1 "config.json: missing" -- "$BIN" import --from corpus --out x5
 cp -r run-llama/latest/. partial && rm partial/tokenizer.model
 expect_exit 1 "tokenizer.model: missing" -- "$BIN" export --checkpoint partial --format hf --out x6
-for x in x1 x2 x3.gguf x4 x5 x6; do [[ ! -e $x ]] || fail "a refused command left $x"; done
+for x in x1 x2 x3.gguf x4 x5 x6 x7; do [[ ! -e $x ]] || fail "a refused command left $x"; done
 no_leftovers
 echo "ok"

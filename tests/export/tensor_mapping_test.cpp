@@ -14,11 +14,7 @@ namespace {
 std::string expressible_error(const std::vector<std::string>& overrides, const std::string& format) {
   Config cfg = tiny_export_config(overrides);
   try {
-    if (format == "gguf") {
-      require_gguf_expressible(cfg.model);
-    } else {
-      expressible_family(cfg.model, format);
-    }
+    expressible_family(cfg.model, format);
   } catch (const CheckpointError& e) {
     return e.what();
   }
@@ -116,15 +112,31 @@ TEST(TensorMapping, GgufTensorsArePermutedAndUnpermuteExactly) {
   Config cfg = tiny_export_config(llama_overrides());
   GPT model = tiny_model(cfg.model);
   NamedTensors p = model_tensors(*model);
-  NamedTensors g = gptforge_to_gguf(cfg.model, p);
+  NamedTensors g = gptforge_to_gguf(cfg.model, Family::Llama, p);
   EXPECT_NE(find_tensor(g, "output.weight"), nullptr);
   EXPECT_TRUE(torch::equal(*find_tensor(g, "blk.0.attn_k.weight"),
                            rope_halves_to_pairs(model->named_parameters()["h.0.attn.k_proj.weight"], 2)));
-  NamedTensors back = gguf_to_gptforge(cfg.model, g);
+  NamedTensors back = gguf_to_gptforge(cfg.model, Family::Llama, g);
   for (const auto& [n, t] : p) EXPECT_TRUE(torch::equal(*find_tensor(back, n), t)) << n;
   Config tied = tiny_export_config(llama_tied_overrides());
   GPT tied_model = tiny_model(tied.model);
-  EXPECT_EQ(find_tensor(gptforge_to_gguf(tied.model, model_tensors(*tied_model)), "output.weight"), nullptr);
+  EXPECT_EQ(find_tensor(gptforge_to_gguf(tied.model, Family::Llama, model_tensors(*tied_model)), "output.weight"),
+            nullptr);
+}
+
+TEST(TensorMapping, Gpt2GgufTensorsFuseQkvInLinearLayoutAndRoundTrip) {
+  Config cfg = tiny_export_config(gpt2_overrides());
+  GPT model = tiny_model(cfg.model);
+  NamedTensors p = model_tensors(*model);
+  NamedTensors g = gptforge_to_gguf(cfg.model, Family::Gpt2, p);
+  EXPECT_EQ(g.size(), 2u + 2 * 12 + 2);  // no output.weight: tied
+  const auto& qkv = *find_tensor(g, "blk.0.attn_qkv.weight");
+  ASSERT_EQ(qkv.sizes(), (std::vector<int64_t>{96, 32}));  // (out, in): GGUF dims {32, 96}
+  EXPECT_TRUE(torch::equal(qkv.narrow(0, 32, 32), model->named_parameters()["h.0.attn.k_proj.weight"]));
+  EXPECT_TRUE(torch::equal(*find_tensor(g, "blk.1.ffn_up.weight"), model->named_parameters()["h.1.mlp.fc.weight"]));
+  NamedTensors back = gguf_to_gptforge(cfg.model, Family::Gpt2, g);
+  ASSERT_EQ(back.size(), p.size());
+  for (const auto& [n, t] : p) EXPECT_TRUE(torch::equal(*find_tensor(back, n), t)) << n;
 }
 
 TEST(TensorMapping, ModelsNoFamilyExpressesAreRefusedNamingTheKeys) {
@@ -137,8 +149,11 @@ TEST(TensorMapping, ModelsNoFamilyExpressesAreRefusedNamingTheKeys) {
   EXPECT_NE(gqa.find("model.n_kv_head=2"), std::string::npos) << gqa;
   std::string ln = expressible_error({"model.family=llama", "model.norm=layernorm"}, "hf");
   EXPECT_NE(ln.find("this model has model.norm=layernorm"), std::string::npos) << ln;
-  std::string gguf = expressible_error(gpt2_overrides(), "gguf");
-  EXPECT_NE(gguf.find("gguf export supports llama-family models only"), std::string::npos) << gguf;
+  EXPECT_EQ(expressible_error({"model.family=custom", "model.position=none"}, "gguf"),
+            "gguf export needs model.position=learned (gpt2) or rope (llama); this model has none");
+  std::string swiglu = expressible_error({"model.family=gpt2", "model.activation=swiglu"}, "gguf");
+  EXPECT_NE(swiglu.find("gguf export maps a model.position=learned model to GPT-2"), std::string::npos) << swiglu;
   EXPECT_EQ(expressible_error(llama_overrides(), "gguf"), "");
+  EXPECT_EQ(expressible_error(gpt2_overrides(), "gguf"), "");
   EXPECT_EQ(expressible_error(gpt2_overrides(), "hf"), "");
 }
