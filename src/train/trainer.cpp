@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "generate/sampler.h"
+#include "tokenizer/tokenizer.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
@@ -233,6 +235,21 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     return best;
   };
 
+  // The periodic sample: a fixed prompt, a private seed, so it never shifts the training stream.
+  std::unique_ptr<Tokenizer> sample_tok;
+  if (tc.sample_interval > 0) sample_tok = std::make_unique<Tokenizer>(Tokenizer::from_serialized(data.tokenizer_model()));
+  auto print_sample = [&] {
+    GenerationOptions g = GenerationOptions::from_config(cfg.sample, static_cast<uint64_t>(cfg.run.seed));
+    g.max_new_tokens = tc.sample_tokens;
+    g.num_samples = 1;
+    g.beam_width = 1;
+    std::vector<int32_t> prompt = tc.sample_prompt.empty() ? std::vector<int32_t>{sample_tok->eos_id()}
+                                                           : encode_prompt(*sample_tok, tc.sample_prompt);
+    auto gens = generate_detailed(model, prompt, g, sample_tok.get());
+    log_info(strprintf("\nsample step %lld: %s%s", (long long)state.step, tc.sample_prompt.c_str(),
+                       gens.at(0).text.c_str()));
+  };
+
   model->train();
   while (true) {
     // ---- Stop rules, checked before each step ----
@@ -313,6 +330,7 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
         break;
       }
     }
+    if (tc.sample_interval > 0 && state.step % tc.sample_interval == 0) print_sample();
     if (tc.checkpoint_interval > 0 && state.step % tc.checkpoint_interval == 0 &&
         !(evaluated_best && tc.keep_best)) {
       checkpoint(false);

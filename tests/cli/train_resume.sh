@@ -24,10 +24,11 @@ common=(tokenizer.inputs=corpus.txt tokenizer.model_prefix=tok tokenizer.vocab_s
 
 train=("${common[@]}" train.data_dir=shards model.n_layer=2 model.n_head=2 model.d_model=32 model.block_size=32
        model.dropout=0.1 train.batch_size=4 train.max_steps=300 train.warmup_steps=10 train.eval_interval=50
-       train.eval_batches=2 train.log_interval=1 train.checkpoint_interval=7 train.keep_last=2)
+       train.eval_batches=2 train.log_interval=1 train.checkpoint_interval=7 train.keep_last=2
+       train.sample_interval=40 train.sample_tokens=8 "train.sample_prompt=the cat")
 
 # 1. The uninterrupted run.
-"$bin" train "${train[@]}" train.out_dir=full >full.log 2>&1 || fail "full run: $(cat full.log)"
+"$bin" train "${train[@]}" train.out_dir=full run.log_level=info >full.log 2>&1 || fail "full run: $(cat full.log)"
 
 # 2. The same run, killed with SIGKILL part-way (often in the middle of a checkpoint save).
 "$bin" train "${train[@]}" train.out_dir=parts >parts.log 2>&1 &
@@ -49,6 +50,7 @@ extract parts/metrics.jsonl > parts.losses
 [[ $(wc -l < full.losses) == 300 ]] || fail "full run logged $(wc -l < full.losses) steps"
 diff -q full.losses parts.losses >/dev/null || fail "resumed losses differ: $(diff full.losses parts.losses | head -4)"
 echo "killed after $killed_at logged steps; resumed run matches at all 300 steps"
+grep -q "^sample step 40: the cat" full.log || fail "no periodic sample in the log: $(grep -m2 sample full.log)"
 
 # 3. SIGTERM: checkpoint, then a clean exit.
 "$bin" train "${train[@]}" train.out_dir=term train.max_steps=100000 >term.log 2>&1 &
