@@ -34,5 +34,6 @@ void register_prepare(CLI::App& app);
 void register_train(CLI::App& app);  // and register_sft, in cmd_train.cpp
 void register_sft(CLI::App& app);
 void register_tasks(CLI::App& app);
+void register_launch(CLI::App& app);
 
 }  // namespace gptforge::cli
