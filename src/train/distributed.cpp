@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include <c10/util/Logging.h>
@@ -193,6 +195,8 @@ struct Distributed::Impl {
   int rank = 0, world_size = 1;
   std::string where;  // MASTER_ADDR:MASTER_PORT
 
+  void start_up(const DistEnv& env, torch::Device device);
+
   ~Impl() {
     group.reset();  // the process group before the store it rendezvoused through
     store.reset();
@@ -259,18 +263,8 @@ Distributed::Distributed() : impl_(std::make_unique<Impl>()) {}
 
 Distributed::~Distributed() = default;
 
-Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::milliseconds timeout,
-                         int64_t bucket_bytes)
-    : env_(env), device_(device), impl_(std::make_unique<Impl>()) {
-  Impl& m = *impl_;
-  m.rank = env.rank;
-  m.world_size = env.world_size;
-  m.timeout = timeout;
-  m.bucket_bytes = std::max<int64_t>(bucket_bytes, 1);
-  if (env.world_size == 1) return;
-  quiet_c10_logging();
-  const std::string where = strprintf("%s:%d", env.master_addr.c_str(), env.master_port);
-  m.where = where;
+// Rendezvous and process group: fills store, group, backend and comm_device.
+void Distributed::Impl::start_up(const DistEnv& env, torch::Device device) {
   const double secs = timeout.count() / 1000.0;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
 
@@ -282,7 +276,7 @@ Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::
   so.waitWorkers = false;  // counted below, with a clearer message than the store's own
   so.timeout = timeout;
   try {
-    m.store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+    store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
   } catch (const std::exception& e) {
     const std::string raw = one_line(e.what());
     if (env.rank == 0 && contains(raw, "bind")) {
@@ -293,10 +287,10 @@ Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::
                              "within run.dist_timeout=%gs: wrong address or port, rank 0 not started, or a firewall [%s]",
                              env.rank, where.c_str(), secs, raw.c_str()));
   }
-  m.guarded("start-up", [&] {
-    m.store->add("gptforge/joined", 1);
+  guarded("start-up", [&] {
+    store->add("gptforge/joined", 1);
     while (true) {
-      int64_t joined = m.store->add("gptforge/joined", 0);
+      int64_t joined = store->add("gptforge/joined", 0);
       if (joined >= env.world_size) break;
       if (std::chrono::steady_clock::now() > deadline) {
         throw RunError(strprintf("distributed start-up: only %lld of %d processes reached the rendezvous at %s within "
@@ -306,29 +300,25 @@ Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   });
-  auto prefixed = c10::make_intrusive<c10d::PrefixStore>("gptforge/pg", m.store);
+  auto prefixed = c10::make_intrusive<c10d::PrefixStore>("gptforge/pg", store);
 
   // ---- The process group ----
 #ifdef GPTFORGE_HAVE_NCCL
   if (device.is_cuda()) {
     c10::cuda::set_device(static_cast<c10::DeviceIndex>(device.index()));
-    // A collective that outlives the timeout tears the process down (NCCL itself would wait forever).
-    if (!std::getenv("TORCH_NCCL_ASYNC_ERROR_HANDLING") && !std::getenv("NCCL_ASYNC_ERROR_HANDLING")) {
-      ::setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1", 0);
-    }
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = timeout;
-    m.guarded("start-up (NCCL)", [&] {
-      m.group = std::make_unique<GroupOf<c10d::ProcessGroupNCCL>>(
+    guarded("start-up (NCCL)", [&] {
+      group = std::make_unique<GroupOf<c10d::ProcessGroupNCCL>>(
           c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, opts), false);
     });
-    m.backend = "nccl";
-    m.comm_device = device;
+    backend = "nccl";
+    comm_device = device;
     return;
   }
 #endif
 #ifdef GPTFORGE_HAVE_GLOO
-  m.guarded("start-up (Gloo)", [&] {
+  guarded("start-up (Gloo)", [&] {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     // GLOO_SOCKET_IFNAME names the interface, as in PyTorch; otherwise the address this machine
     // uses to reach MASTER_ADDR (loopback for a single machine).
@@ -342,14 +332,73 @@ Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::
     } else {
       opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }
-    m.group = std::make_unique<GroupOf<c10d::ProcessGroupGloo>>(
+    group = std::make_unique<GroupOf<c10d::ProcessGroupGloo>>(
         c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, env.rank, env.world_size, opts), true);
   });
-  m.backend = "gloo";
-  m.comm_device = torch::kCPU;
+  backend = "gloo";
+  comm_device = torch::kCPU;
 #else
   throw RunError("distributed: this LibTorch has no Gloo backend (built without USE_C10D_GLOO or its headers)");
 #endif
+}
+
+Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::milliseconds timeout,
+                         int64_t bucket_bytes)
+    : env_(env), device_(device), impl_(std::make_unique<Impl>()) {
+  auto configure = [&](Impl& m) {
+    m.rank = env.rank;
+    m.world_size = env.world_size;
+    m.timeout = timeout;
+    m.bucket_bytes = std::max<int64_t>(bucket_bytes, 1);
+    m.where = strprintf("%s:%d", env.master_addr.c_str(), env.master_port);
+  };
+  configure(*impl_);
+  if (env.world_size == 1) return;
+  quiet_c10_logging();
+#ifdef GPTFORGE_HAVE_NCCL
+  if (device.is_cuda()) {
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(device.index()));
+    // A collective that outlives the timeout tears the process down (NCCL itself would wait forever).
+    if (!std::getenv("TORCH_NCCL_ASYNC_ERROR_HANDLING") && !std::getenv("NCCL_ASYNC_ERROR_HANDLING")) {
+      ::setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1", 0);
+    }
+  }
+#endif
+
+  // Start-up runs on a helper thread: c10d's store client waits without a deadline for the reply
+  // of a peer that accepted the connection (a hung rank 0, or another program at MASTER_PORT), and
+  // that must fail within the timeout too. Given up on, the thread ends by itself later.
+  struct Startup {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::exception_ptr error;
+    std::unique_ptr<Impl> impl = std::make_unique<Impl>();
+  };
+  auto st = std::make_shared<Startup>();
+  configure(*st->impl);
+  std::thread([st, env, device] {
+    std::exception_ptr error;
+    try {
+      st->impl->start_up(env, device);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(st->mu);
+    st->error = error;
+    st->done = true;
+    st->cv.notify_all();
+  }).detach();
+  std::unique_lock<std::mutex> lock(st->mu);
+  const auto grace = std::min<std::chrono::milliseconds>(timeout / 2, std::chrono::seconds(5));
+  if (!st->cv.wait_for(lock, timeout + grace, [&] { return st->done; })) {
+    throw RunError(strprintf("distributed start-up: rank %d got no complete answer from rank 0 at %s "
+                             "(MASTER_ADDR:MASTER_PORT) within run.dist_timeout=%gs: rank 0 hangs, or another program "
+                             "listens there",
+                             env.rank, impl_->where.c_str(), timeout.count() / 1000.0));
+  }
+  if (st->error) std::rethrow_exception(st->error);
+  impl_ = std::move(st->impl);
 }
 
 std::shared_ptr<Distributed> Distributed::from_environment(const RunConfig& run) {

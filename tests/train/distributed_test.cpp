@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -186,6 +191,24 @@ TEST(Distributed, NothingListeningAtMasterPortFailsWithinTheTimeout) {
   EXPECT_NE(msg.find("rank 1 cannot reach rank 0 at 127.0.0.1:" + std::to_string(port)), std::string::npos) << msg;
   EXPECT_LT(secs, 5.0);
   EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+TEST(Distributed, AListenerThatNeverAnswersFailsTheStartUpWithinTheTimeout) {
+  // Something at MASTER_PORT accepts the connection but never replies (a hung rank 0, another program).
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string msg = error_of([&] { Distributed(rank_env(1, 2, ntohs(addr.sin_port)), torch::kCPU, milliseconds(1000)); });
+  double secs = seconds_since(t0);
+  ::close(fd);  // lets the abandoned start-up thread finish
+  EXPECT_NE(msg.find("rank 1 got no complete answer from rank 0"), std::string::npos) << msg;
+  EXPECT_LT(secs, 4.0);
 }
 
 TEST(Distributed, ACollectiveFailsQuicklyWhenThePeerLeavesAndWithinTheTimeoutWhenItHangs) {
