@@ -275,18 +275,28 @@ void Distributed::Impl::start_up(const DistEnv& env, torch::Device device) {
   so.numWorkers = env.world_size;
   so.waitWorkers = false;  // counted below, with a clearer message than the store's own
   so.timeout = timeout;
-  try {
-    store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
-  } catch (const std::exception& e) {
-    const std::string raw = one_line(e.what());
-    if (env.rank == 0 && contains(raw, "bind")) {
-      throw RunError(strprintf("distributed start-up: rank 0 cannot listen on MASTER_PORT=%d (%s); pick another port",
-                               env.master_port, raw.c_str()));
+  // The store's client retries a refused connection by itself, but gives up at once when less than
+  // its back-off delay (about a second) is left; retried here until the deadline.
+  while (!store) {
+    try {
+      store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+    } catch (const std::exception& e) {
+      const std::string raw = one_line(e.what());
+      if (env.rank == 0 && contains(raw, "bind")) {
+        throw RunError(strprintf("distributed start-up: rank 0 cannot listen on MASTER_PORT=%d (%s); pick another port",
+                                 env.master_port, raw.c_str()));
+      }
+      if (std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >= deadline) {
+        throw RunError(strprintf("distributed start-up: rank %d cannot reach rank 0 at %s (MASTER_ADDR:MASTER_PORT) "
+                                 "within run.dist_timeout=%gs: wrong address or port, rank 0 not started, or a "
+                                 "firewall [%s]",
+                                 env.rank, where.c_str(), secs, raw.c_str()));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      so.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     }
-    throw RunError(strprintf("distributed start-up: rank %d cannot reach rank 0 at %s (MASTER_ADDR:MASTER_PORT) "
-                             "within run.dist_timeout=%gs: wrong address or port, rank 0 not started, or a firewall [%s]",
-                             env.rank, where.c_str(), secs, raw.c_str()));
   }
+  so.timeout = timeout;
   guarded("start-up", [&] {
     store->add("gptforge/joined", 1);
     while (true) {

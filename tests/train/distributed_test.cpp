@@ -206,7 +206,9 @@ TEST(Distributed, AListenerThatNeverAnswersFailsTheStartUpWithinTheTimeout) {
   auto t0 = std::chrono::steady_clock::now();
   std::string msg = error_of([&] { Distributed(rank_env(1, 2, ntohs(addr.sin_port)), torch::kCPU, milliseconds(1000)); });
   double secs = seconds_since(t0);
-  ::close(fd);  // lets the abandoned start-up thread finish
+  // The listener stays open until the process ends: the abandoned start-up thread stays blocked.
+  // (Resetting its connection makes a thread inside LibTorch 1.13's TCPStore client throw, which
+  // aborts the process; a gptforge process exits right after this error anyway.)
   EXPECT_NE(msg.find("rank 1 got no complete answer from rank 0"), std::string::npos) << msg;
   EXPECT_LT(secs, 4.0);
 }
