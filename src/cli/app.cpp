@@ -48,6 +48,7 @@ int run(int argc, char** argv) {
   register_probe(app);
   register_export(app);
   register_import(app);
+  register_launch(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -60,7 +61,8 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "gptforge: error: %s (see gptforge --help)\n", e.what());
     return kExitUsage;
   } catch (const Error& e) {
-    std::fprintf(stderr, "gptforge: error: %s\n", e.what());
+    // An Error without a message only carries an exit code (launch reports failures as they happen).
+    if (*e.what()) std::fprintf(stderr, "gptforge: error: %s\n", e.what());
     return e.exit_code();
   } catch (const c10::Error& e) {
     std::fprintf(stderr, "gptforge: error: %s\n", e.what_without_backtrace());

@@ -40,5 +40,6 @@ void register_chat(CLI::App& app);
 void register_probe(CLI::App& app);
 void register_export(CLI::App& app);
 void register_import(CLI::App& app);
+void register_launch(CLI::App& app);
 
 }  // namespace gptforge::cli

@@ -10,6 +10,7 @@
 namespace gptforge::cli {
 
 void print_train_summary(const TrainSummary& s) {
+  if (s.rank != 0) return;  // rank 0 reports for a distributed run
   std::printf("%s after %lld steps, %lld tokens in %s%s\n", s.interrupted ? "interrupted" : "done",
               static_cast<long long>(s.steps), static_cast<long long>(s.tokens), format_duration(s.seconds).c_str(),
               s.skipped_steps ? strprintf(" (%lld non-finite steps skipped)", (long long)s.skipped_steps).c_str() : "");

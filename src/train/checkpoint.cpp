@@ -86,6 +86,7 @@ nlohmann::json TrainerState::to_json() const {
           {"world_size", world_size},
           {"loader_states", loader_states},
           {"rng_cpu", rng_cpu},
+          {"rng_cpu_ranks", rng_cpu_ranks},
           {"rng_cuda", rng_cuda}};
 }
 
@@ -103,6 +104,7 @@ TrainerState TrainerState::from_json(const nlohmann::json& j) {
   s.world_size = j.at("world_size").get<int64_t>();
   s.loader_states = j.at("loader_states").get<std::vector<std::string>>();
   s.rng_cpu = j.at("rng_cpu").get<std::string>();
+  s.rng_cpu_ranks = j.value("rng_cpu_ranks", std::vector<std::string>());
   s.rng_cuda = j.value("rng_cuda", std::string());
   return s;
 }

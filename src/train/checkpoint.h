@@ -37,7 +37,8 @@ struct TrainerState {
   int64_t skipped_steps = 0;      // non-finite losses skipped over the whole run
   int64_t world_size = 1;
   std::vector<std::string> loader_states;  // one per rank
-  std::string rng_cpu;                     // torch CPU generator state, hex
+  std::string rng_cpu;                     // torch CPU generator state, hex (rank 0's)
+  std::vector<std::string> rng_cpu_ranks;  // every rank's, when world_size > 1 (dropout differs per rank)
   std::string rng_cuda;                    // torch CUDA generator state, hex ("" without CUDA)
 
   nlohmann::json to_json() const;

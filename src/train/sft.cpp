@@ -66,8 +66,12 @@ Batch pad_batch(const std::vector<const SftExample*>& rows, int32_t pad_id) {
   return b;
 }
 
-SftData::SftData(const Config& cfg, const Tokenizer& tok)
-    : tok_(tok), batch_size_(cfg.train.batch_size), seed_(static_cast<uint64_t>(cfg.run.seed)) {
+SftData::SftData(const Config& cfg, const Tokenizer& tok, int rank, int world_size)
+    : tok_(tok),
+      batch_size_(cfg.train.batch_size),
+      seed_(static_cast<uint64_t>(cfg.run.seed)),
+      rank_(rank),
+      world_size_(world_size) {
   require_chat_tokens(tok_, "sft");
   InstructReadStats read_stats;
   auto train_examples = read_instruct_file(cfg.sft.train_file, cfg.sft.format, cfg.sft.skip_invalid, &read_stats);
@@ -99,12 +103,22 @@ SftData::SftData(const Config& cfg, const Tokenizer& tok)
   SftDataStats val_stats;
   std::vector<SftExample> val = render_examples(val_examples, tok_, cfg, val_stats);
   if (train_.empty()) throw DataError(cfg.sft.train_file + ": no example fits model.block_size");
+  if (train_.size() < static_cast<size_t>(world_size_)) {
+    throw DataError(strprintf("%s: %zu training example(s) for %d processes: each needs at least one",
+                              cfg.sft.train_file.c_str(), train_.size(), world_size_));
+  }
   stats_.train = static_cast<int64_t>(train_.size());
   stats_.val = static_cast<int64_t>(val.size());
   for (const auto& ex : train_) stats_.loss_tokens += std::count(ex.loss_mask.begin(), ex.loss_mask.end(), 1);
-  for (size_t i = 0; i < val.size(); i += static_cast<size_t>(batch_size_)) {
-    std::vector<const SftExample*> rows;
-    for (size_t j = i; j < std::min(val.size(), i + static_cast<size_t>(batch_size_)); ++j) rows.push_back(&val[j]);
+  // This rank's validation examples: every world_size-th, so the ranks' sums add up to the whole set.
+  std::vector<const SftExample*> mine;
+  for (size_t i = static_cast<size_t>(rank_); i < val.size(); i += static_cast<size_t>(world_size_)) {
+    mine.push_back(&val[i]);
+  }
+  for (size_t i = 0; i < mine.size(); i += static_cast<size_t>(batch_size_)) {
+    std::vector<const SftExample*> rows(mine.begin() + static_cast<std::ptrdiff_t>(i),
+                                        mine.begin() + static_cast<std::ptrdiff_t>(
+                                                           std::min(mine.size(), i + static_cast<size_t>(batch_size_))));
     eval_.push_back(pad_batch(rows, tok_.pad_id()));
   }
   reshuffle();
@@ -112,10 +126,15 @@ SftData::SftData(const Config& cfg, const Tokenizer& tok)
 
 void SftData::reshuffle() {
   // Epoch e's order depends only on (seed, e): resuming needs just (epoch, position).
-  order_.resize(train_.size());
-  for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+  std::vector<size_t> all(train_.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   SplitMix64 rng(derive_seed(seed_, 1000 + static_cast<uint64_t>(epoch_)));
-  for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
+  for (size_t i = all.size(); i > 1; --i) std::swap(all[i - 1], all[rng.below(i)]);
+  // Every rank shuffles alike and keeps its stride of the order, cut to a multiple of the world
+  // size so that each rank's epoch has as many examples (a different few wait each epoch).
+  const size_t w = static_cast<size_t>(world_size_), per_rank = all.size() / w;
+  order_.resize(per_rank);
+  for (size_t i = 0; i < per_rank; ++i) order_[i] = all[i * w + static_cast<size_t>(rank_)];
 }
 
 Batch SftData::next() {
@@ -138,7 +157,7 @@ void SftData::set_state(const std::string& s) {
   std::string tag;
   int64_t epoch;
   size_t pos;
-  if (!(in >> tag >> epoch >> pos) || tag != "sft" || pos > train_.size()) {
+  if (!(in >> tag >> epoch >> pos) || tag != "sft" || pos > train_.size() / static_cast<size_t>(world_size_)) {
     throw CheckpointError("sft data state '" + s + "' is not valid for this data (another train file?)");
   }
   epoch_ = epoch;
@@ -150,6 +169,8 @@ TrainSummary finetune(Config cfg, const TrainOptions& opts_in) {
   require_keys(cfg, {"train.init_from", "sft.train_file"}, "gptforge sft");
   TrainOptions opts = opts_in;
   opts.kind = "sft";
+  if (!opts.dist) opts.dist = Distributed::from_environment(cfg.run);
+  if (!opts.dist->is_main()) set_log_level(LogLevel::Quiet);  // rank 0 speaks for the run
   // The base model decides the architecture and the tokenizer: a fine-tune cannot change them.
   LoadedCheckpoint base = load_checkpoint(cfg.train.init_from);
   auto diffs = config_differences(base.config, cfg, "model");
@@ -159,7 +180,7 @@ TrainSummary finetune(Config cfg, const TrainOptions& opts_in) {
   }
   cfg.model = base.config.model;
   Tokenizer tok = Tokenizer::from_serialized(base.tokenizer_model, base.dir + "/tokenizer.model");
-  SftData data(cfg, tok);
+  SftData data(cfg, tok, opts.dist->rank(), opts.dist->world_size());
   log_info(data.stats().summary());
   if (opts.resume) cfg.train.init_from.clear();  // weights come from the run's own checkpoint
   return train_model(cfg, data, opts);

@@ -40,7 +40,9 @@ Batch pad_batch(const std::vector<const SftExample*>& rows, int32_t pad_id);
 class SftData : public TrainData {
  public:
   // Reads sft.train_file (and sft.val_file, or a seeded val_fraction split of the train file).
-  SftData(const Config& cfg, const Tokenizer& tok);
+  // Rank r of world_size draws only positions r, r + world_size, ... of each epoch's shuffled order
+  // (the epoch cut to a multiple of world_size), and evaluates validation examples r, r + world_size...
+  SftData(const Config& cfg, const Tokenizer& tok, int rank = 0, int world_size = 1);
   Batch next() override;
   std::string state() const override;
   void set_state(const std::string& s) override;
@@ -60,10 +62,12 @@ class SftData : public TrainData {
   size_t pos_ = 0;
   int64_t epoch_ = 0;
   uint64_t seed_;
+  int rank_ = 0, world_size_ = 1;
   SftDataStats stats_;
 };
 
 // `gptforge sft`: loads train.init_from (required), fine-tunes, writes checkpoints to train.out_dir.
+// Joins a distributed run when the environment describes one, as pretrain does.
 TrainSummary finetune(Config cfg, const TrainOptions& opts);
 
 }  // namespace gptforge

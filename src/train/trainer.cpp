@@ -9,6 +9,7 @@
 
 #include "generate/sampler.h"
 #include "tokenizer/tokenizer.h"
+#include "data/random.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
@@ -95,7 +96,7 @@ void check_resumable(const Config& cfg, const LoadedCheckpoint& ck) {
 }  // namespace
 
 EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device device,
-                    const std::string& precision, double bytes_per_token) {
+                    const std::string& precision, double bytes_per_token, Distributed* dist) {
   torch::NoGradGuard no_grad;
   bool was_training = model->is_training();
   model->eval();
@@ -110,9 +111,13 @@ EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device
     }
   }
   if (was_training) model->train();
+  // Every rank evaluated its own batches: the totals are the sums over ranks.
+  torch::Tensor totals = torch::stack({sum, count.to(torch::kFloat64)});
+  if (dist) dist->all_reduce_sum(totals);
+  totals = totals.cpu();
   EvalResult r;
-  r.tokens = count.item<int64_t>();
-  r.loss = r.tokens > 0 ? sum.item<double>() / r.tokens : 0.0;
+  r.tokens = static_cast<int64_t>(totals[1].item<double>());
+  r.loss = r.tokens > 0 ? totals[0].item<double>() / r.tokens : 0.0;
   // Bits per byte: nats per token -> bits per token -> per byte of source text.
   if (bytes_per_token > 0) r.bpb = r.loss / std::log(2.0) / bytes_per_token;
   return r;
@@ -120,9 +125,17 @@ EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device
 
 TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions& opts) {
   const TrainConfig& tc = cfg.train;
-  const torch::Device device = resolve_device(cfg.run.device);
+  // One process, or one rank of a data-parallel run: every rank runs the same steps on its own data
+  // and sums gradients with the others; only rank 0 logs and writes files.
+  Distributed alone;
+  Distributed& dist = opts.dist ? *opts.dist : alone;
+  const bool main = dist.is_main();
+  const int64_t world_size = dist.world_size();
+  auto say = [&](const std::string& msg) {
+    if (main) log_info(msg);
+  };
+  const torch::Device device = dist.active() ? dist.device() : resolve_device(cfg.run.device);
   const std::string precision = resolve_precision(tc.precision, device);
-  const int64_t world_size = 1;
   const int64_t accum = accumulation_steps(cfg, world_size);
   const int64_t tokens_per_step = accum * tc.batch_size * cfg.model.block_size * world_size;
   const int64_t total_steps = planned_steps(tc, tokens_per_step);
@@ -130,7 +143,7 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     throw ConfigError("train: no stopping rule: set train.max_steps, train.max_tokens or train.max_minutes");
   }
 
-  // ---- Output directory: refuse to clobber a run unless asked ----
+  // ---- Output directory: refuse to clobber a run unless asked; only rank 0 changes it ----
   if (has_checkpoint(tc.out_dir) && !opts.resume && !opts.force) {
     throw UsageError("train.out_dir '" + tc.out_dir +
                      "' already holds checkpoints: pass --resume to continue that run, or --force to start over");
@@ -138,15 +151,15 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
   if (opts.resume && !has_checkpoint(tc.out_dir)) {
     throw UsageError("--resume: train.out_dir '" + tc.out_dir + "' holds no checkpoint to resume from");
   }
-  if (opts.force && !opts.resume && fs::exists(tc.out_dir)) {
+  if (main && opts.force && !opts.resume && fs::exists(tc.out_dir)) {
     for (const auto& e : fs::directory_iterator(tc.out_dir)) {
       std::string n = e.path().filename().string();
       if (n.rfind("step_", 0) == 0 || n == "latest" || n == "best" || n == "metrics.jsonl") fs::remove_all(e.path());
     }
   }
-  fs::create_directories(tc.out_dir);
+  if (main) fs::create_directories(tc.out_dir);
 
-  // ---- Model and optimiser ----
+  // ---- Model and optimiser: every replica starts from the same weights ----
   torch::manual_seed(static_cast<uint64_t>(cfg.run.seed));
   GPT model(cfg.model);
   model->to(device);
@@ -160,55 +173,83 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     LoadedCheckpoint ck = load_checkpoint(tc.out_dir);
     check_resumable(cfg, ck);
     if (ck.state.world_size != world_size) {
-      throw CheckpointError(strprintf("%s: written by %lld processes, resumed with %lld; resume with the same count",
-                                      ck.dir.c_str(), (long long)ck.state.world_size, (long long)world_size));
+      throw CheckpointError(strprintf("%s: written by a run of %lld process(es), resumed with %lld; resume with the "
+                                      "same number (gptforge launch --nproc %lld, or WORLD_SIZE=%lld)",
+                                      ck.dir.c_str(), (long long)ck.state.world_size, (long long)world_size,
+                                      (long long)ck.state.world_size, (long long)ck.state.world_size));
+    }
+    if (static_cast<int64_t>(ck.state.loader_states.size()) != world_size ||
+        (world_size > 1 && static_cast<int64_t>(ck.state.rng_cpu_ranks.size()) != world_size)) {
+      throw CheckpointError(ck.dir + "/trainer_state.json: the loader and RNG states do not match its world_size");
     }
     load_weights(*model, ck.weights, ck.dir + "/model.safetensors");
     if (ck.optimizer_path.empty()) throw CheckpointError(ck.dir + ": has no optimizer.pt to resume from");
     load_optimizer(*optimizer, ck.optimizer_path);
     state = ck.state;
-    data.set_state(state.loader_states.at(0));
-    set_cpu_rng_state(state.rng_cpu);
-    log_info(strprintf("resumed %s at step %lld (%s tokens)", ck.dir.c_str(), (long long)state.step,
-                       si(static_cast<double>(state.tokens)).c_str()));
+    data.set_state(state.loader_states.at(static_cast<size_t>(dist.rank())));
+    set_cpu_rng_state(world_size > 1 ? state.rng_cpu_ranks.at(static_cast<size_t>(dist.rank())) : state.rng_cpu);
+    say(strprintf("resumed %s at step %lld (%s tokens)", ck.dir.c_str(), (long long)state.step,
+                  si(static_cast<double>(state.tokens)).c_str()));
   } else if (!tc.init_from.empty()) {
     LoadedCheckpoint init = load_checkpoint(tc.init_from);
     check_resumable(cfg, init);
     load_weights(*model, init.weights, init.dir + "/model.safetensors");
-    log_info("initialised weights from " + init.dir);
+    say("initialised weights from " + init.dir);
   }
-  save_config(cfg, tc.out_dir + "/config.yaml");
-  MetricsLog metrics(tc.out_dir + "/metrics.jsonl", opts.resume ? state.step : -1);
+  if (dist.active()) {
+    std::vector<torch::Tensor> replicated = params;
+    for (const auto& b : model->buffers()) replicated.push_back(b);
+    dist.broadcast(replicated);  // rank 0's weights, whatever each rank initialised or loaded
+    // Dropout masks differ between ranks: each draws from its own stream (restored on resume above).
+    if (!opts.resume) torch::manual_seed(derive_seed(static_cast<uint64_t>(cfg.run.seed), 1000 + dist.rank()));
+  }
+  std::unique_ptr<MetricsLog> metrics;
+  if (main) {
+    save_config(cfg, tc.out_dir + "/config.yaml");
+    metrics = std::make_unique<MetricsLog>(tc.out_dir + "/metrics.jsonl", opts.resume ? state.step : -1);
+  }
+  auto record = [&](const nlohmann::json& j) {
+    if (metrics) metrics->write(j);
+  };
 
   // ---- What the run will do ----
   const double flops_per_tok = flops_per_token(cfg.model, cfg.model.block_size);
-  const double peak_flops =
-      measure_matmul_gflops(device, device.is_cuda() ? torch::kBFloat16 : torch::kFloat32,
-                            device.is_cuda() ? 8192 : 1024) * 1e9;
-  log_info(strprintf("model: %s parameters (%s without embeddings), %s FLOPs/token", si(model->num_params(true)).c_str(),
-                     si(model->num_params(false)).c_str(), si(flops_per_tok).c_str()));
-  log_info(strprintf("train: %s, %s, batch %lld x %lld tokens x %lld accumulation = %s tokens/step, %s steps",
-                     device_description(device).c_str(), precision.c_str(), (long long)tc.batch_size,
-                     (long long)cfg.model.block_size, (long long)accum, si(tokens_per_step).c_str(),
-                     total_steps ? std::to_string(total_steps).c_str() : "time-bounded"));
-  log_info(strprintf("peak matmul (measured now): %.1f GFLOP/s; out_dir: %s", peak_flops / 1e9, tc.out_dir.c_str()));
+  // Measured on rank 0 only, for the MFU figure of its log (other ranks would just compete for cores).
+  const double peak_flops = main ? measure_matmul_gflops(device, device.is_cuda() ? torch::kBFloat16 : torch::kFloat32,
+                                                         device.is_cuda() ? 8192 : 1024) * 1e9
+                                 : 1.0;
+  say(strprintf("model: %s parameters (%s without embeddings), %s FLOPs/token", si(model->num_params(true)).c_str(),
+                si(model->num_params(false)).c_str(), si(flops_per_tok).c_str()));
+  std::string ranks = world_size > 1 ? strprintf(" x %lld processes", (long long)world_size) : "";
+  say(strprintf("train: %s, %s, batch %lld x %lld tokens x %lld accumulation%s = %s tokens/step, %s steps",
+                device_description(device).c_str(), precision.c_str(), (long long)tc.batch_size,
+                (long long)cfg.model.block_size, (long long)accum, ranks.c_str(), si(tokens_per_step).c_str(),
+                total_steps ? std::to_string(total_steps).c_str() : "time-bounded"));
+  if (dist.active()) say(strprintf("distributed: %lld processes over %s", (long long)world_size, dist.backend().c_str()));
+  say(strprintf("peak matmul (measured now): %.1f GFLOP/s; out_dir: %s", peak_flops / 1e9, tc.out_dir.c_str()));
 
   LrSchedule schedule(tc, total_steps);
   LossScaler scaler(precision == "fp16");
   StopSignals signals;
-  Progress progress("train", total_steps, cfg.run.progress, 0.0);
+  Progress progress("train", total_steps, main ? cfg.run.progress : "off", 0.0);
   TrainSummary summary;
+  summary.rank = dist.rank();
   const auto start = std::chrono::steady_clock::now();
   const double elapsed_before = state.elapsed_s;
   auto elapsed = [&] { return elapsed_before + seconds_since(start); };
   auto interval_start = std::chrono::steady_clock::now();
   int64_t interval_tokens = 0, bad_in_row = 0;
   double last_loss = 0;
+  bool interrupted = false;
 
   auto checkpoint = [&](bool is_best) {
+    // Every rank's loader and RNG state, so that each one resumes exactly; rank 0 writes.
+    state.loader_states = dist.all_gather(data.state());
+    std::vector<std::string> rng = dist.all_gather(cpu_rng_state());
+    state.rng_cpu = rng.front();
+    state.rng_cpu_ranks = world_size > 1 ? rng : std::vector<std::string>{};
     state.elapsed_s = elapsed();
-    state.loader_states = {data.state()};
-    state.rng_cpu = cpu_rng_state();
+    if (!main) return;
     CheckpointContents c;
     c.model = model.ptr().get();
     c.optimizer = optimizer.get();
@@ -217,8 +258,8 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     c.tokenizer_model = data.tokenizer_model();
     summary.checkpoint = save_checkpoint(tc.out_dir, c, is_best, tc.keep_last);
   };
-  auto run_eval = [&]() -> bool {  // returns whether this evaluation is the best so far
-    EvalResult r = evaluate(model, data.eval_set(), device, precision, data.bytes_per_token());
+  auto run_eval = [&]() -> bool {  // returns whether this evaluation is the best so far (the same on all ranks)
+    EvalResult r = evaluate(model, data.eval_set(), device, precision, data.bytes_per_token(), &dist);
     bool best = r.loss < state.best_val_loss;
     if (best) {
       state.best_val_loss = r.loss;
@@ -227,11 +268,11 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     } else {
       ++state.evals_since_best;
     }
-    metrics.write({{"step", state.step}, {"val_loss", r.loss}, {"val_bpb", r.bpb}, {"tokens", state.tokens},
-                   {"elapsed_s", elapsed()}});
+    record({{"step", state.step}, {"val_loss", r.loss}, {"val_bpb", r.bpb}, {"tokens", state.tokens},
+            {"elapsed_s", elapsed()}});
     std::string bpb = data.bytes_per_token() > 0 ? strprintf(", %.4f bits/byte", r.bpb) : "";
-    log_info(strprintf("\neval step %lld: val loss %.4f%s%s", (long long)state.step, r.loss, bpb.c_str(),
-                       best ? " (best)" : ""));
+    say(strprintf("\neval step %lld: val loss %.4f%s%s", (long long)state.step, r.loss, bpb.c_str(),
+                  best ? " (best)" : ""));
     return best;
   };
 
@@ -252,11 +293,15 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
 
   model->train();
   while (true) {
-    // ---- Stop rules, checked before each step ----
+    // ---- Stop rules, checked before each step. The ranks decide together: a stop signal or the
+    // clock on any one of them stops them all before the same step ----
     bool budget_done = (total_steps > 0 && state.step >= total_steps) ||
-                       (tc.max_tokens > 0 && state.tokens >= tc.max_tokens) ||
-                       (tc.max_minutes > 0 && elapsed() >= tc.max_minutes * 60);
-    if (budget_done || signals.requested()) break;
+                       (tc.max_tokens > 0 && state.tokens >= tc.max_tokens);
+    torch::Tensor stop = torch::tensor({static_cast<int64_t>(signals.requested()),
+                                        static_cast<int64_t>(tc.max_minutes > 0 && elapsed() >= tc.max_minutes * 60)});
+    dist.all_reduce_sum(stop);
+    interrupted = stop[0].item<int64_t>() > 0;
+    if (budget_done || interrupted || stop[1].item<int64_t>() > 0) break;
 
     // ---- One optimiser step: micro-batches, forward, loss, backward ----
     const double lr = schedule.at(state.step, tc.max_minutes > 0 ? elapsed() / (tc.max_minutes * 60) : 0.0);
@@ -268,8 +313,10 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
       b = data.next();
       target_count += (b.y != -1).sum().item<int64_t>();
     }
-    // Each micro-batch's summed loss over the step's target count: accumulation of k micro-batches
-    // gives exactly the gradient of one k-times larger batch, masked targets included.
+    target_count = dist.sum(target_count);
+    // Each micro-batch's summed loss over the step's target count (all ranks'): accumulating k
+    // micro-batches on each of n ranks, then summing the gradients over the ranks, gives exactly the
+    // gradient of one k*n-times larger batch, masked targets included.
     torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(device));
     for (const auto& b : micro) {
       torch::Tensor x = b.x.to(device, /*non_blocking=*/true), y = b.y.to(device, /*non_blocking=*/true);
@@ -281,10 +328,12 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
       scaler.scale_loss(loss).backward();
       step_loss += loss.detach().to(torch::kFloat32);
     }
+    dist.all_reduce_gradients(params);
     scaler.unscale(params);
 
-    // A non-finite loss skips the step (and counts); too many in a row end the run.
-    last_loss = step_loss.item<double>();
+    // A non-finite loss skips the step (and counts); too many in a row end the run. The loss is the
+    // sum of every rank's share, so all ranks see the same value and skip together.
+    last_loss = dist.sum(step_loss.item<double>());
     if (!std::isfinite(last_loss)) {
       optimizer->zero_grad();
       scaler.update(false);
@@ -294,7 +343,7 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
                                  "checkpoint in %s is intact. Lower train.learning_rate or check the data",
                                  (long long)bad_in_row, (long long)state.step, tc.out_dir.c_str()));
       }
-      log_warn(strprintf("step %lld: non-finite loss, step skipped", (long long)state.step));
+      if (main) log_warn(strprintf("step %lld: non-finite loss, step skipped", (long long)state.step));
       continue;
     }
     bad_in_row = 0;
@@ -305,15 +354,17 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     state.tokens += tokens_per_step;
     interval_tokens += tokens_per_step;
 
-    // ---- Log ----
+    // ---- Log (rank 0) ----
     if (state.step % tc.log_interval == 0 || state.step == total_steps) {
-      double secs = seconds_since(interval_start);
-      double tok_s = interval_tokens / std::max(secs, 1e-9);
-      double mfu = flops_per_tok * tok_s / peak_flops;
-      metrics.write({{"step", state.step}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", norm.item<double>()},
-                     {"tokens", state.tokens}, {"tokens_per_s", tok_s}, {"mfu", mfu}, {"elapsed_s", elapsed()}});
-      progress.update(state.step, strprintf("loss %.4f lr %.2e %s tok/s mfu %.1f%%", last_loss, lr, si(tok_s).c_str(),
-                                            100 * mfu));
+      if (main) {
+        double secs = seconds_since(interval_start);
+        double tok_s = interval_tokens / std::max(secs, 1e-9);
+        double mfu = flops_per_tok * tok_s / (peak_flops * world_size);  // every rank's hardware counts
+        record({{"step", state.step}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", norm.item<double>()},
+                {"tokens", state.tokens}, {"tokens_per_s", tok_s}, {"mfu", mfu}, {"elapsed_s", elapsed()}});
+        progress.update(state.step, strprintf("loss %.4f lr %.2e %s tok/s mfu %.1f%%", last_loss, lr,
+                                              si(tok_s).c_str(), 100 * mfu));
+      }
       interval_start = std::chrono::steady_clock::now();
       interval_tokens = 0;
     }
@@ -326,11 +377,11 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
       if (opts.kind == "sft" && cfg.sft.early_stop_patience > 0 &&
           state.evals_since_best >= cfg.sft.early_stop_patience) {
         summary.early_stopped = true;
-        log_info(strprintf("early stop: no improvement in %lld evaluations", (long long)state.evals_since_best));
+        say(strprintf("early stop: no improvement in %lld evaluations", (long long)state.evals_since_best));
         break;
       }
     }
-    if (tc.sample_interval > 0 && state.step % tc.sample_interval == 0) print_sample();
+    if (main && tc.sample_interval > 0 && state.step % tc.sample_interval == 0) print_sample();
     if (tc.checkpoint_interval > 0 && state.step % tc.checkpoint_interval == 0 &&
         !(evaluated_best && tc.keep_best)) {
       checkpoint(false);
@@ -338,11 +389,12 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
   }
 
   // ---- Finish: final evaluation and checkpoint ----
-  summary.interrupted = signals.requested();
-  if (summary.interrupted) log_info("\ninterrupted: saving a checkpoint before exiting");
+  summary.interrupted = interrupted;
+  if (summary.interrupted) say("\ninterrupted: saving a checkpoint before exiting");
   bool best = false;
   if (!summary.interrupted && (tc.eval_interval == 0 || state.step % tc.eval_interval != 0)) best = run_eval();
   if (state.step > 0) checkpoint(best && tc.keep_best);
+  dist.barrier();  // no rank reports done before rank 0 has written the last checkpoint
   progress.finish(strprintf("loss %.4f", last_loss));
 
   summary.steps = state.step;
@@ -395,11 +447,14 @@ class ShardTrainData : public TrainData {
 
 }  // namespace
 
-TrainSummary pretrain(Config cfg, const TrainOptions& opts) {
+TrainSummary pretrain(Config cfg, const TrainOptions& opts_in) {
   if (!fs::exists(cfg.train.data_dir + "/meta.json")) {
     throw DataError(cfg.train.data_dir + "/meta.json: no prepared shards (run `gptforge prepare`, or set train.data_dir)");
   }
-  ShardTrainData data(cfg, 0, 1);
+  TrainOptions opts = opts_in;
+  if (!opts.dist) opts.dist = Distributed::from_environment(cfg.run);
+  if (!opts.dist->is_main()) set_log_level(LogLevel::Quiet);  // rank 0 speaks for the run
+  ShardTrainData data(cfg, opts.dist->rank(), opts.dist->world_size());
   if (cfg.model.vocab_size == 0) {
     cfg.model.vocab_size = data.vocab_size();
   } else if (cfg.model.vocab_size != data.vocab_size()) {

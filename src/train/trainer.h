@@ -13,6 +13,7 @@
 #include "data/loader.h"
 #include "model/gpt.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "util/config.h"
 
 namespace gptforge {
@@ -34,6 +35,9 @@ struct TrainOptions {
   bool resume = false;  // continue the run in train.out_dir from its latest checkpoint
   bool force = false;   // start over even though train.out_dir holds checkpoints
   std::string kind = "pretrain";
+  // The processes of a data-parallel run (train/distributed.h); null runs alone. TrainData must
+  // then hand this rank its own share of the data.
+  std::shared_ptr<Distributed> dist;
 };
 
 struct TrainSummary {
@@ -44,20 +48,23 @@ struct TrainSummary {
   std::string checkpoint;  // the last checkpoint written
   bool interrupted = false;
   bool early_stopped = false;
+  int rank = 0;  // of the process that returns it: only rank 0 reports
 };
 
 // Runs the loop. The model config in `cfg` must already have its vocab_size filled in.
 TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions& opts);
 
-// `gptforge train`: random windows of the shards in train.data_dir.
+// `gptforge train`: random windows of the shards in train.data_dir. Joins a distributed run when the
+// environment describes one (Distributed::from_environment).
 TrainSummary pretrain(Config cfg, const TrainOptions& opts);
 
-// Mean loss over the targets that carry one, and bits per byte when bytes_per_token > 0.
+// Mean loss over the targets that carry one, and bits per byte when bytes_per_token > 0. With
+// `dist`, the sums of every rank's batches: all ranks get the same result.
 struct EvalResult {
   double loss = 0, bpb = 0;
   int64_t tokens = 0;
 };
 EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device device,
-                    const std::string& precision, double bytes_per_token);
+                    const std::string& precision, double bytes_per_token, Distributed* dist = nullptr);
 
 }  // namespace gptforge

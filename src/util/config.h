@@ -33,15 +33,19 @@ struct RunConfig {
   int64_t seed = 1337;
   std::string log_level = "info";
   std::string progress = "auto";
+  double dist_timeout = 300.0;
 
   template <class V>
   void fields(V& v) {
-    v("threads", threads, "Intra-op CPU threads; 0 uses every core", Range{0, 1024});
+    v("threads", threads, "Intra-op CPU threads; 0 uses every core (shared among a distributed run's local processes)",
+      Range{0, 1024});
     v("device", device, "Where to run: auto (CUDA when present), cpu or cuda", Choices{{"auto", "cpu", "cuda"}});
     v("seed", seed, "Seed for every random generator of the run", Range{0, 9.2e18});
     v("log_level", log_level, "How much to print", Choices{{"quiet", "info", "debug"}});
     v("progress", progress, "Progress display: a bar on a terminal, plain lines otherwise (auto)",
       Choices{{"auto", "bar", "plain", "off"}});
+    v("dist_timeout", dist_timeout, "Distributed runs: seconds to wait for another process before failing",
+      Range{1, 86400});
   }
 };
 

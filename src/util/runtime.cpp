@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <vector>
 
@@ -18,7 +19,12 @@
 namespace gptforge {
 
 int effective_threads(const RunConfig& run) {
-  return run.threads > 0 ? static_cast<int>(run.threads) : hardware_threads();
+  if (run.threads > 0) return static_cast<int>(run.threads);
+  // The processes of a distributed run on this machine (gptforge launch and torchrun set
+  // LOCAL_WORLD_SIZE) share its cores.
+  const char* local = std::getenv("LOCAL_WORLD_SIZE");
+  int procs = local ? std::atoi(local) : 1;
+  return std::max(1, hardware_threads() / std::max(1, procs));
 }
 
 void init_runtime(const RunConfig& run) {

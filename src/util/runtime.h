@@ -9,7 +9,8 @@
 
 namespace gptforge {
 
-// Threads the run will use: run.threads, or every core when 0.
+// Threads the run will use: run.threads, or when 0 every core, divided among the LOCAL_WORLD_SIZE
+// processes of a distributed run on this machine.
 int effective_threads(const RunConfig& run);
 // Sets LibTorch's intra-op threads (this LibTorch starts with one), the log level and the seeds.
 void init_runtime(const RunConfig& run);
