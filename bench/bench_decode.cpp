@@ -6,11 +6,13 @@
 // Prints tokens/s of greedy and sampled decoding through generate_detailed, with the cache (one
 // position per token) and without it (a full forward over the window each token), and their ratio.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
 
 #include "generate/sampler.h"
+#include "util/log.h"
 #include "util/runtime.h"
 
 using namespace gptforge;
@@ -50,6 +52,8 @@ int main(int argc, char** argv) {
   app.add_option("--vocab", vocab)->capture_default_str();
   app.add_option("--repeats", repeats, "Runs per setting; the best counts")->capture_default_str();
   app.add_option("--device", device_name, "cpu, cuda or auto")->capture_default_str();
+  bool json = false;
+  app.add_flag("--json", json, "Print one JSON object instead of the table");
   CLI11_PARSE(app, argc, argv);
 
   RunConfig run;
@@ -71,11 +75,15 @@ int main(int argc, char** argv) {
   std::vector<int32_t> prompt;
   for (int64_t i = 0; i < prompt_len; ++i) prompt.push_back(static_cast<int32_t>((i * 37 + 11) % vocab));
 
-  std::printf("model: d_model %lld, %lld layers, %lld heads, block %lld, vocab %lld; batch 1, prompt %lld, %lld new "
-              "tokens; %s, %d threads\n",
-              (long long)d_model, (long long)layers, (long long)heads, (long long)block, (long long)vocab,
-              (long long)prompt_len, (long long)tokens, device_description(device).c_str(), torch::get_num_threads());
-  std::printf("%-28s %14s %14s %8s %12s\n", "decoding", "cache tok/s", "no cache tok/s", "ratio", "same tokens");
+  const std::string model_desc = strprintf("d_model %lld, %lld layers, %lld heads, block %lld, vocab %lld, prompt %lld",
+                                           (long long)d_model, (long long)layers, (long long)heads, (long long)block,
+                                           (long long)vocab, (long long)prompt_len);
+  nlohmann::json rows = nlohmann::json::array();
+  if (!json) {
+    std::printf("model: %s; batch 1, %lld new tokens; %s, %d threads\n", model_desc.c_str(), (long long)tokens,
+                device_description(device).c_str(), torch::get_num_threads());
+    std::printf("%-28s %14s %14s %8s %12s\n", "decoding", "cache tok/s", "no cache tok/s", "ratio", "same tokens");
+  }
   for (bool greedy : {true, false}) {
     GenerationOptions o;
     o.max_new_tokens = tokens;
@@ -90,9 +98,19 @@ int main(int argc, char** argv) {
     Timing cached = best_of(model, prompt, o, repeats);
     o.use_cache = false;
     Timing full = best_of(model, prompt, o, repeats);
-    std::printf("%-28s %14.1f %14.1f %7.2fx %12s\n", greedy ? "greedy" : "sampled (T 0.8, top-k 50)",
-                cached.tokens_per_s, full.tokens_per_s, cached.tokens_per_s / full.tokens_per_s,
-                cached.ids == full.ids ? "yes" : "no");
+    const char* name = greedy ? "greedy" : "sampled (T 0.8, top-k 50)";
+    rows.push_back({{"decoding", name}, {"cache_tokens_per_s", cached.tokens_per_s},
+                    {"full_tokens_per_s", full.tokens_per_s}, {"ratio", cached.tokens_per_s / full.tokens_per_s},
+                    {"same", cached.ids == full.ids}});
+    if (!json) {
+      std::printf("%-28s %14.1f %14.1f %7.2fx %12s\n", name, cached.tokens_per_s, full.tokens_per_s,
+                  cached.tokens_per_s / full.tokens_per_s, cached.ids == full.ids ? "yes" : "no");
+    }
+  }
+  if (json) {
+    nlohmann::json j = {{"model", model_desc}, {"tokens", tokens}, {"threads", torch::get_num_threads()},
+                        {"device", device_description(device)}, {"rows", rows}};
+    std::printf("%s\n", j.dump().c_str());
   }
   return 0;
 }

@@ -19,6 +19,13 @@ const std::vector<std::string> kWords = {"red",   "cat",   "big",  "dog",   "sun
                                          "house", "water", "green", "small", "bird",  "road",  "ship",  "stone",
                                          "light", "night", "river", "paper", "bread", "chair", "cloud", "field",
                                          "horse", "music", "table", "world", "garden", "letter"};
+// Neutral openings that training prompts get at random, so that a task cannot be told by its first
+// words alone: a tiny model otherwise keys each task on the opening of its phrasings and reads an
+// unseen phrasing as whichever task starts alike. (No closings: after a list of words they would
+// read as one more word.) Test prompts never get them.
+const std::vector<std::string> kOpenings = {"", "", "", "Please: ", "Now: ", "Task: ", "Next: ", "Quick question: ",
+                                            "Here is one: ", "Try this: ", "OK: ", "Question: "};
+
 const std::vector<std::string> kKeys = {"plum", "pear", "fig", "lime", "kiwi", "date", "apple", "grape", "lemon", "melon"};
 
 struct Task {
@@ -56,7 +63,8 @@ std::string fill(const std::string& phrasing, const std::string& instance) {
 std::vector<Task> tasks() {
   return {
       {"add",
-       {"What is {}?", "Compute {}.", "Calculate {}.", "Work out {}.", "Tell me {}."},
+       {"What is {}?", "Compute {}.", "Calculate {}.", "Work out {}.", "Add these: {}.", "Find {}.",
+        "What do you get for {}?", "Tell me {}."},
        1,
        [](SplitMix64& rng) {
          int a = static_cast<int>(rng.below(50)), b = static_cast<int>(rng.below(50));
@@ -64,17 +72,21 @@ std::vector<Task> tasks() {
        }},
       {"reverse",
        {"Reverse the order of: {}", "Write these words backwards: {}", "Put in reverse order: {}",
-        "Reverse this list: {}", "List in the opposite order: {}"},
+        "Reverse this list: {}", "Give these in reverse: {}", "Backwards, please: {}",
+        "Say these in reverse order: {}", "List in the opposite order: {}"},
        1,
        [](SplitMix64& rng) {
-         auto w = distinct(rng, kWords, 3 + rng.below(3));
+         auto w = distinct(rng, kWords, 3 + rng.below(2));
          auto r = w;
          std::reverse(r.begin(), r.end());
          return std::make_pair(join(w, " "), join(r, " "));
        }},
       {"upper",
+       // The held-out phrasing (last) paraphrases the seen ones: a model cannot know that "shout"
+       // means capitals from this data alone, so such a phrasing would test the pretraining corpus.
        {"Write in capital letters: {}", "Uppercase these words: {}", "Make it upper case: {}",
-        "Capitalise every letter: {}", "Shout these words: {}"},
+        "Capitalise every letter: {}", "Use only capital letters: {}", "Turn into capitals: {}",
+        "All caps: {}", "Rewrite in capital letters: {}"},
        1,
        [](SplitMix64& rng) {
          // Two words, so that test pairs can be held out while every word is still seen in training.
@@ -84,7 +96,7 @@ std::vector<Task> tasks() {
        }},
       {"count",
        {"How many words are in: {}", "Count the words: {}", "Number of words in: {}", "Count these: {}",
-        "How many items: {}"},
+        "Word count: {}", "How many words: {}", "How many items: {}"},
        1,
        [](SplitMix64& rng) {
          size_t n = 2 + rng.below(6);
@@ -94,7 +106,7 @@ std::vector<Task> tasks() {
        }},
       {"sort",
        {"Sort from smallest to largest: {}", "Sort ascending: {}", "Put in increasing order: {}",
-        "Order these numbers: {}", "Arrange from low to high: {}"},
+        "Order these numbers: {}", "Sort these numbers: {}", "Smallest first: {}", "Arrange from low to high: {}"},
        1,
        [](SplitMix64& rng) {
          size_t n = 3 + rng.below(3);
@@ -107,10 +119,10 @@ std::vector<Task> tasks() {
          return std::make_pair(join(in, " "), join(out, " "));
        }},
       {"lookup",
-       {"Table: {}", "Given {}", "Facts: {}", "Data: {}", "Look up: {}"},
+       {"Table: {}", "Given {}", "Facts: {}", "Data: {}", "Values: {}", "Known: {}", "Look up: {}"},
        1,
        [](SplitMix64& rng) {
-         auto keys = distinct(rng, kKeys, 3 + rng.below(2));
+         auto keys = distinct(rng, kKeys, 3);
          std::vector<std::string> pairs;
          std::vector<int> vals;
          for (const auto& k : keys) {
@@ -158,7 +170,9 @@ TaskSuite make_task_suite(const TaskSuiteOptions& opts) {
     while (made < opts.train_per_task && attempts++ < 1000000) {
       auto [instance, answer] = task.draw(rng);
       if (test_instances.count(instance)) continue;
-      suite.train.push_back(example(task.name, fill(task.phrasings[rng.below(seen)], instance), answer));
+      std::string prompt = fill(task.phrasings[rng.below(seen)], instance);
+      prompt = pick(rng, kOpenings) + prompt;
+      suite.train.push_back(example(task.name, prompt, answer));
       ++made;
     }
   }

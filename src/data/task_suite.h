@@ -1,14 +1,18 @@
 // A synthetic instruction suite whose answers can be checked exactly, to prove that fine-tuning
 // works: `gptforge tasks --out DIR` writes DIR/train.jsonl and DIR/test.jsonl in chat format, each
 // record tagged with its task. Test instances never occur in the training file, and every task has
-// phrasings that only the test file uses.
+// a phrasing that only the test file uses. Training prompts start with a random neutral opening
+// ("Task: ", "Quick question: ", or none) so that no task can be told by its first words alone.
 //
 //   add      What is 37 plus 45?                       -> 82
-//   reverse  Reverse the order of: red cat big          -> big cat red
+//   reverse  Reverse the order of: red cat big          -> big cat red        (3 or 4 words)
 //   upper    Write in capital letters: red garden       -> RED GARDEN
 //   count    How many words are in: tree dog sun hat    -> 4
 //   sort     Sort from smallest to largest: 7 2 9       -> 2 7 9
-//   lookup   Table: plum=3, pear=8, fig=1. What is pear? -> 8
+//   lookup   Table: plum=3, pear=8, fig=1. What is pear? -> 8                  (3 pairs)
+//
+// Sizes are chosen for the tiny model (configs/tiny.yaml) and a 15-minute fine-tune on 2 CPU cores;
+// README "The task suite" has what it reaches.
 #pragma once
 #include <cstdint>
 #include <string>

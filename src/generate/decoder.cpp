@@ -91,12 +91,4 @@ void Decoder::select_rows(const std::vector<int64_t>& rows) {
   if (use_cache_) cache_.reorder(torch::tensor(rows, torch::kLong));
 }
 
-void synchronize_device(const torch::Device& device) {
-#ifdef GPTFORGE_WITH_CUDA
-  if (device.is_cuda()) torch::cuda::synchronize();
-#else
-  (void)device;
-#endif
-}
-
 }  // namespace gptforge

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "model/gpt.h"
+#include "util/runtime.h"  // synchronize_device, for timings
 
 namespace gptforge {
 
@@ -69,8 +70,5 @@ class EvalModeGuard {
   GPT model_;
   bool was_training_;
 };
-
-// Waits for the device's queued work (CUDA); nothing on the CPU. For timings.
-void synchronize_device(const torch::Device& device);
 
 }  // namespace gptforge

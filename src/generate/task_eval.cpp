@@ -31,6 +31,7 @@ TaskEvalResult evaluate_tasks(InferenceModel& m, const std::vector<InstructExamp
     ++t.total;
     r.overall.correct += ok;
     ++r.overall.total;
+    r.predictions.push_back({ex.task, ex.messages.front().content, want, got, ok});
     if (!ok && r.failures.size() < 5) {
       r.failures.push_back(ex.messages.front().content + " -> '" + got + "' (want '" + want + "')");
     }

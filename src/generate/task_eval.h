@@ -17,11 +17,17 @@ struct TaskScore {
   double accuracy() const { return total ? double(correct) / total : 0.0; }
 };
 
+struct TaskPrediction {
+  std::string task, prompt, want, got;
+  bool correct = false;
+};
+
 struct TaskEvalResult {
   std::string checkpoint;
   std::map<std::string, TaskScore> per_task;  // by InstructExample::task ("" -> "all")
   TaskScore overall;
   std::vector<std::string> failures;  // a few "prompt -> got (want)" lines, for a look
+  std::vector<TaskPrediction> predictions;  // every example, in order
 };
 
 // max_new_tokens bounds each reply.

@@ -80,7 +80,7 @@ void GPTImpl::init_weights() {
 }
 
 torch::Tensor GPTImpl::run(const torch::Tensor& idx, KVCache* cache, ForwardResult* inspect, bool residuals,
-                           bool attention) {
+                           bool attention, bool apply_head) {
   if (idx.dim() != 2) {
     throw RunError("GPT expects token ids of shape (B, T), got " + std::to_string(idx.dim()) + " dimensions");
   }
@@ -124,7 +124,7 @@ torch::Tensor GPTImpl::run(const torch::Tensor& idx, KVCache* cache, ForwardResu
     if (inspect && residuals) inspect->residuals.push_back(x);
   }
   if (cache) cache->advance(T);
-  return head(x);
+  return apply_head ? head(x) : x;
 }
 
 torch::Tensor GPTImpl::head(const torch::Tensor& x) {
@@ -133,6 +133,11 @@ torch::Tensor GPTImpl::head(const torch::Tensor& x) {
 }
 
 torch::Tensor GPTImpl::forward(const torch::Tensor& idx) { return run(idx, nullptr, nullptr, false, false); }
+
+torch::Tensor GPTImpl::forward_rows(const torch::Tensor& idx, const torch::Tensor& rows) {
+  auto x = run(idx, nullptr, nullptr, false, false, /*apply_head=*/false);
+  return head(x.reshape({-1, cfg_.d_model}).index_select(0, rows));
+}
 
 torch::Tensor GPTImpl::forward_cached(const torch::Tensor& idx, KVCache& cache) {
   torch::NoGradGuard no_grad;

@@ -74,6 +74,12 @@ class GPTImpl : public torch::nn::Module {
   // Throws RunError for T > block_size or a malformed idx.
   torch::Tensor forward(const torch::Tensor& idx);
 
+  // The logits of selected positions only: rows are indices into the flattened (B*T) positions,
+  // the result (rows, vocab_size) equals forward(idx).view({-1, vocab_size}).index_select(0, rows).
+  // Training uses it when most positions carry no loss (SFT's prompts and padding): the LM head,
+  // a vocab-sized matmul per position, then runs only where a target is.
+  torch::Tensor forward_rows(const torch::Tensor& idx, const torch::Tensor& rows);
+
   // Incremental decoding: idx (B, T) are the tokens at positions [cache.length(), cache.length() + T);
   // their keys/values are appended to the cache and the logits (B, T, vocab_size) returned. Equals
   // the matching rows of forward() on the whole sequence. Runs without autograd. Throws RunError
@@ -102,9 +108,10 @@ class GPTImpl : public torch::nn::Module {
   torch::nn::Linear lm_head{nullptr};  // untied only
 
  private:
-  // The shared body of the forward variants; cache and inspect may be null.
+  // The shared body of the forward variants; cache and inspect may be null. Without apply_head it
+  // returns the last residual stream (B, T, d_model).
   torch::Tensor run(const torch::Tensor& idx, KVCache* cache, ForwardResult* inspect, bool residuals,
-                    bool attention);
+                    bool attention, bool apply_head = true);
   // ln_f + LM head.
   torch::Tensor head(const torch::Tensor& x);
   void init_weights();

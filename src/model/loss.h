@@ -1,6 +1,9 @@
 // Language-model losses over logits (B, T, V) and targets (B, T) of token ids. Targets equal to
-// ignore_index (prompt tokens in SFT, padding) carry no loss. Both use cross_entropy directly
-// (log_softmax + nll in one op, computed in fp32 under autocast) on a view of the logits: no copy.
+// ignore_index (prompt tokens in SFT, padding) carry no loss. lm_loss is cross_entropy (log_softmax
+// + nll, fp32 under autocast). lm_loss_sum, the training loss, computes fp32 CPU logits with one
+// softmax whose buffer becomes the gradient in the backward (fewer passes over the (N, V) logits than
+// log_softmax + nll, see loss.cpp); other devices and dtypes use cross_entropy. Logits may also be
+// (N, V) with targets (N): the rows the model's forward_rows returns.
 #pragma once
 #include <torch/torch.h>
 

@@ -1,8 +1,85 @@
 #include "train/optimizer.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <cmath>
 
 namespace gptforge {
+
+namespace {
+
+bool fusable(const torch::Tensor& p) {
+  return p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() && p.grad().defined() &&
+         p.grad().scalar_type() == torch::kFloat && p.grad().is_contiguous() && !p.grad().is_sparse();
+}
+
+// The AdamW update of one parameter, elementwise, in libtorch's order of operations:
+//   p *= 1 - lr*wd;  m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g*g;
+//   p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, float decay, float beta1, float beta2,
+                  float inv_sqrt_bc2, float eps, float step_size) {
+  const float one_minus_beta1 = 1.0f - beta1, one_minus_beta2 = 1.0f - beta2;
+  at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float gi = g[i];
+      const float mi = m[i] * beta1 + gi * one_minus_beta1;
+      const float vi = v[i] * beta2 + gi * gi * one_minus_beta2;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps));
+    }
+  });
+}
+
+}  // namespace
+
+torch::Tensor FusedAdamW::step(LossClosure closure) {
+  for (const auto& group : param_groups()) {
+    for (const auto& p : group.params()) {
+      if (p.grad().defined() && !fusable(p)) return torch::optim::AdamW::step(std::move(closure));
+    }
+    if (static_cast<const torch::optim::AdamWOptions&>(group.options()).amsgrad()) {
+      return torch::optim::AdamW::step(std::move(closure));
+    }
+  }
+  torch::Tensor loss;
+  if (closure) {
+    torch::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& group : param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
+    const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      // The same per-parameter state libtorch's AdamW keeps, so checkpoints load either way.
+      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      auto it = state_.find(key);
+      if (it == state_.end()) {
+        auto st = std::make_unique<torch::optim::AdamWParamState>();
+        st->step(0);
+        st->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+        st->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+        it = state_.emplace(key, std::move(st)).first;
+      }
+      auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
+      if (!st.exp_avg().is_contiguous() || !st.exp_avg_sq().is_contiguous()) {
+        st.exp_avg(st.exp_avg().contiguous());
+        st.exp_avg_sq(st.exp_avg_sq().contiguous());
+      }
+      st.step(st.step() + 1);
+      const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(st.step()));
+      const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(st.step()));
+      adamw_update(p.data_ptr<float>(), p.grad().data_ptr<float>(), st.exp_avg().data_ptr<float>(),
+                   st.exp_avg_sq().data_ptr<float>(), p.numel(), static_cast<float>(1.0 - o.lr() * o.weight_decay()),
+                   static_cast<float>(beta1), static_cast<float>(beta2), static_cast<float>(1.0 / std::sqrt(bc2)),
+                   static_cast<float>(o.eps()), static_cast<float>(o.lr() / bc1));
+    }
+  }
+  return loss;
+}
 
 std::string param_kind(const std::string& name) {
   auto ends_with = [&](const std::string& s) {
@@ -31,13 +108,17 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, co
   auto exempt_opts = std::make_unique<torch::optim::AdamWOptions>(opts);
   exempt_opts->weight_decay(0.0);
   groups.emplace_back(no_decay, std::move(exempt_opts));
-  return std::make_unique<torch::optim::AdamW>(groups, opts);
+  return std::make_unique<FusedAdamW>(groups, opts);
 }
 
 void set_learning_rate(torch::optim::Optimizer& opt, double lr) {
   for (auto& group : opt.param_groups()) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   }
+}
+
+void clear_gradients(const std::vector<torch::Tensor>& params) {
+  for (auto p : params) p.mutable_grad() = torch::Tensor();
 }
 
 torch::Tensor grad_norm(const std::vector<torch::Tensor>& params) {

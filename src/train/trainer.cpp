@@ -239,6 +239,7 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
   auto elapsed = [&] { return elapsed_before + seconds_since(start); };
   auto interval_start = std::chrono::steady_clock::now();
   int64_t interval_tokens = 0, bad_in_row = 0;
+  double interval_flops = 0;
   double last_loss = 0;
   bool interrupted = false;
 
@@ -291,8 +292,21 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
                        gens.at(0).text.c_str()));
   };
 
+  // Phase timings, when asked for: the device is synchronised at each boundary so that the split is true.
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point mark_time;
+  auto mark = [&](double* into) {
+    if (!opts.step_timings) return;
+    synchronize_device(device);
+    auto now = Clock::now();
+    if (into) *into += std::chrono::duration<double>(now - mark_time).count();
+    mark_time = now;
+  };
+
   model->train();
   while (true) {
+    const Clock::time_point step_start = Clock::now();
+    StepTiming timing;
     // ---- Stop rules, checked before each step. The ranks decide together: a stop signal or the
     // clock on any one of them stops them all before the same step ----
     bool budget_done = (total_steps > 0 && state.step >= total_steps) ||
@@ -306,36 +320,61 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     // ---- One optimiser step: micro-batches, forward, loss, backward ----
     const double lr = schedule.at(state.step, tc.max_minutes > 0 ? elapsed() / (tc.max_minutes * 60) : 0.0);
     set_learning_rate(*optimizer, lr);
-    optimizer->zero_grad();
-    std::vector<Batch> micro(static_cast<size_t>(accum));
-    int64_t target_count = 0;
-    for (auto& b : micro) {
-      b = data.next();
-      target_count += (b.y != -1).sum().item<int64_t>();
+    mark(nullptr);
+    // Draw the micro-batches. Where most positions carry no target (SFT's prompts and padding), the
+    // LM head runs on the target rows only, picked here on the CPU so that the device never waits:
+    // the same loss and gradients for less work.
+    std::vector<torch::Tensor> xs, ys, rows;
+    int64_t target_count = 0, positions = 0;
+    double step_flops = 0;  // this rank's, for MFU: padded SFT batches are shorter than block_size
+    for (int64_t i = 0; i < accum; ++i) {
+      Batch b = data.next();
+      torch::Tensor flat_y = b.y.reshape({-1});
+      torch::Tensor keep = flat_y.ne(-1);
+      const int64_t kept = keep.sum().item<int64_t>();
+      target_count += kept;
+      positions += b.x.numel();
+      step_flops += static_cast<double>(b.x.numel()) * flops_per_token(cfg.model, b.x.size(1));
+      xs.push_back(b.x.to(device, /*non_blocking=*/true));
+      if (kept * 2 < flat_y.numel()) {
+        torch::Tensor r = keep.nonzero().squeeze(1);
+        // The head's share (6 * vocab * d_model per position) of the skipped rows is never done.
+        step_flops -= 6.0 * static_cast<double>(cfg.model.vocab_size * cfg.model.d_model) *
+                      static_cast<double>(flat_y.numel() - kept);
+        ys.push_back(flat_y.index_select(0, r).to(device, /*non_blocking=*/true));
+        rows.push_back(r.to(device, /*non_blocking=*/true));
+      } else {
+        ys.push_back(b.y.to(device, /*non_blocking=*/true));
+        rows.emplace_back();
+      }
     }
     target_count = dist.sum(target_count);
     // Each micro-batch's summed loss over the step's target count (all ranks'): accumulating k
     // micro-batches on each of n ranks, then summing the gradients over the ranks, gives exactly the
     // gradient of one k*n-times larger batch, masked targets included.
     torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(device));
-    for (const auto& b : micro) {
-      torch::Tensor x = b.x.to(device, /*non_blocking=*/true), y = b.y.to(device, /*non_blocking=*/true);
+    mark(&timing.data);
+    for (size_t i = 0; i < xs.size(); ++i) {
       torch::Tensor loss;
       {
         AutocastGuard autocast(device, precision);
-        loss = lm_loss_sum(model->forward(x), y).sum / static_cast<double>(std::max<int64_t>(1, target_count));
+        torch::Tensor logits = rows[i].defined() ? model->forward_rows(xs[i], rows[i]) : model->forward(xs[i]);
+        loss = lm_loss_sum(logits, ys[i]).sum / static_cast<double>(std::max<int64_t>(1, target_count));
       }
+      mark(&timing.forward);
       scaler.scale_loss(loss).backward();
       step_loss += loss.detach().to(torch::kFloat32);
+      mark(&timing.backward);
     }
     dist.all_reduce_gradients(params);
     scaler.unscale(params);
+    mark(&timing.backward);
 
     // A non-finite loss skips the step (and counts); too many in a row end the run. The loss is the
     // sum of every rank's share, so all ranks see the same value and skip together.
     last_loss = dist.sum(step_loss.item<double>());
     if (!std::isfinite(last_loss)) {
-      optimizer->zero_grad();
+      clear_gradients(params);
       scaler.update(false);
       ++state.skipped_steps;
       if (!scaler.enabled() && ++bad_in_row >= tc.max_bad_steps) {
@@ -350,16 +389,23 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     scaler.update(true);
     torch::Tensor norm = clip_grad_norm(params, tc.grad_clip);
     optimizer->step();
+    // Dropped here rather than before the next step, so that gradients never outlive their step
+    // (a checkpoint or an evaluation in between sees none).
+    clear_gradients(params);
+    mark(&timing.optimizer);
     ++state.step;
-    state.tokens += tokens_per_step;
-    interval_tokens += tokens_per_step;
+    // Positions actually run: the nominal tokens_per_step for pretraining, fewer for padded SFT batches.
+    const int64_t step_tokens = world_size > 1 ? dist.sum(positions) : positions;
+    state.tokens += step_tokens;
+    interval_tokens += step_tokens;
+    interval_flops += step_flops * static_cast<double>(world_size);
 
     // ---- Log (rank 0) ----
     if (state.step % tc.log_interval == 0 || state.step == total_steps) {
       if (main) {
         double secs = seconds_since(interval_start);
         double tok_s = interval_tokens / std::max(secs, 1e-9);
-        double mfu = flops_per_tok * tok_s / (peak_flops * world_size);  // every rank's hardware counts
+        double mfu = interval_flops / std::max(secs, 1e-9) / (peak_flops * world_size);  // every rank's hardware counts
         record({{"step", state.step}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", norm.item<double>()},
                 {"tokens", state.tokens}, {"tokens_per_s", tok_s}, {"mfu", mfu}, {"elapsed_s", elapsed()}});
         progress.update(state.step, strprintf("loss %.4f lr %.2e %s tok/s mfu %.1f%%", last_loss, lr,
@@ -367,6 +413,7 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
       }
       interval_start = std::chrono::steady_clock::now();
       interval_tokens = 0;
+      interval_flops = 0;
     }
 
     // ---- Evaluate, keep the best, checkpoint ----
@@ -385,6 +432,10 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     if (tc.checkpoint_interval > 0 && state.step % tc.checkpoint_interval == 0 &&
         !(evaluated_best && tc.keep_best)) {
       checkpoint(false);
+    }
+    if (opts.step_timings) {
+      timing.total = seconds_since(step_start);
+      opts.step_timings->push_back(timing);
     }
   }
 

@@ -31,6 +31,16 @@ class TrainData {
   virtual std::string tokenizer_model() const = 0;  // bytes of the sentencepiece model
 };
 
+// Wall time of one optimiser step by phase, in seconds. On CUDA the trainer synchronises the device
+// at each boundary while it records them, so the split is true there too (at some cost).
+struct StepTiming {
+  double data = 0;       // drawing the micro-batches and moving them to the device
+  double forward = 0;    // model and loss
+  double backward = 0;   // backward and the gradient all-reduce
+  double optimizer = 0;  // finiteness check, clipping, AdamW, zeroing the gradients
+  double total = 0;      // the whole step, stop rules and logging included
+};
+
 struct TrainOptions {
   bool resume = false;  // continue the run in train.out_dir from its latest checkpoint
   bool force = false;   // start over even though train.out_dir holds checkpoints
@@ -38,6 +48,8 @@ struct TrainOptions {
   // The processes of a data-parallel run (train/distributed.h); null runs alone. TrainData must
   // then hand this rank its own share of the data.
   std::shared_ptr<Distributed> dist;
+  // When set, each step's StepTiming is appended here (what bench/bench_train reports).
+  std::vector<StepTiming>* step_timings = nullptr;
 };
 
 struct TrainSummary {

@@ -12,6 +12,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #endif
 
+#include "util/cpu_allocator.h"
 #include "util/errors.h"
 #include "util/files.h"
 #include "util/log.h"
@@ -28,6 +29,7 @@ int effective_threads(const RunConfig& run) {
 }
 
 void init_runtime(const RunConfig& run) {
+  install_caching_cpu_allocator();
   set_log_level(run.log_level);
   torch::set_num_threads(effective_threads(run));
   torch::manual_seed(static_cast<uint64_t>(run.seed));
@@ -76,11 +78,7 @@ double measure_matmul_gflops(torch::Device device, torch::ScalarType dtype, int6
   auto opts = torch::TensorOptions().dtype(dtype).device(device);
   auto a = at::randn({n, n}, gen, cpu).to(opts), b = at::randn({n, n}, gen, cpu).to(opts);
   auto c = torch::empty({n, n}, opts);
-  auto sync = [&] {
-#ifdef GPTFORGE_WITH_CUDA
-    if (device.is_cuda()) torch::cuda::synchronize();
-#endif
-  };
+  auto sync = [&] { synchronize_device(device); };
   // Enough multiplications per timing that each lasts a few milliseconds even on a fast GPU.
   int inner = device.is_cuda() ? 50 : 1;
   for (int i = 0; i < 3; ++i) torch::mm_out(c, a, b);
@@ -95,6 +93,14 @@ double measure_matmul_gflops(torch::Device device, torch::ScalarType dtype, int6
   }
   std::sort(gflops.begin(), gflops.end());
   return gflops[gflops.size() / 2];
+}
+
+void synchronize_device(const torch::Device& device) {
+#ifdef GPTFORGE_WITH_CUDA
+  if (device.is_cuda()) torch::cuda::synchronize();
+#else
+  (void)device;
+#endif
 }
 
 std::string device_description(torch::Device device) {

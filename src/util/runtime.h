@@ -30,6 +30,9 @@ BlasInfo blas_info();
 // the median of repeated timings after a warm-up.
 double measure_matmul_gflops(torch::Device device, torch::ScalarType dtype, int64_t n = 1024, int repeats = 7);
 
+// Waits for the device's queued work (CUDA); nothing on the CPU. For timings.
+void synchronize_device(const torch::Device& device);
+
 // Human-readable device name ("CPU (2 threads)", "NVIDIA H100 80GB HBM3, 79.1 GiB").
 std::string device_description(torch::Device device);
 

@@ -306,6 +306,72 @@ TEST(ModelLoss, MeanAndSumSkipIgnoredTargets) {
   EXPECT_EQ(lm_loss_sum(logits, t2, 0).count.item<int64_t>(), 3);  // t2 = {{1, 0, 4}, {0, 2, 0}}
 }
 
+TEST(ModelLoss, FusedSumEqualsCrossEntropyInValueAndGradient) {
+  torch::manual_seed(34);
+  auto logits = (3 * torch::randn({6, 4, 50})).requires_grad_(true);
+  auto targets = torch::randint(50, {6, 4}, torch::kLong);
+  targets[1][2] = -1;
+  targets[4].fill_(-1);
+  // A confident miss: p[target] underflows to 0 in fp32, the loss must still be finite and exact.
+  {
+    torch::NoGradGuard no_grad;
+    logits[0][0].fill_(0.0);
+    logits[0][0][7] = 200.0;
+  }
+  targets[0][0] = 3;
+  auto ref_logits = logits.detach().clone().requires_grad_(true);
+  auto reference = torch::nn::functional::cross_entropy(
+      ref_logits.reshape({-1, 50}), targets.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1).reduction(torch::kSum));
+  LossSum fused = lm_loss_sum(logits, targets);
+  EXPECT_NEAR(fused.sum.item<double>(), reference.item<double>(), 1e-5 * reference.item<double>());
+  EXPECT_GT(fused.sum.item<double>(), 200.0);  // the confident miss alone costs 200 nats
+  EXPECT_EQ(fused.count.item<int64_t>(), 24 - 1 - 4);
+  (2.0 * fused.sum).backward({}, /*retain_graph=*/true);
+  (2.0 * reference).backward();
+  EXPECT_LT(max_abs_diff(logits.grad(), ref_logits.grad()), 1e-5);
+  // The gradient is made in place of the saved probabilities: a second pass is refused, not wrong.
+  EXPECT_THROW((2.0 * fused.sum).backward(), RunError);
+  EXPECT_EQ(logits.grad()[4].abs().sum().item<float>(), 0.0f);  // ignored rows get no gradient
+  // Out-of-range targets are refused, as cross_entropy refuses them.
+  auto bad = targets.clone();
+  bad[2][2] = 50;
+  EXPECT_THROW(lm_loss_sum(logits, bad), RunError);
+}
+
+TEST(ModelLoss, HeadOnTargetRowsGivesTheSameLossAndGradients) {
+  for (const ModelConfig& cfg : {tiny_config(), tiny_llama_config()}) {
+    torch::manual_seed(33);
+    GPT model(cfg);
+    auto x = random_tokens(cfg.vocab_size, 3, 10);
+    auto y = random_tokens(cfg.vocab_size, 3, 10);
+    y.narrow(1, 0, 7).fill_(-1);  // an SFT-like batch: most positions carry no loss
+    y[2].fill_(-1);
+    // All rows: the full forward and the masked loss.
+    model->zero_grad();
+    auto full = lm_loss_sum(model->forward(x), y).sum;
+    full.backward();
+    std::vector<torch::Tensor> full_grads;
+    for (const auto& p : model->parameters()) full_grads.push_back(p.grad().clone());
+    // Target rows only.
+    model->zero_grad();
+    auto flat = y.reshape({-1});
+    auto rows = flat.ne(-1).nonzero().squeeze(1);
+    ASSERT_EQ(rows.numel(), 6);
+    auto logits = model->forward_rows(x, rows);
+    EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{6, cfg.vocab_size}));
+    EXPECT_LT(max_abs_diff(logits, model->forward(x).reshape({-1, cfg.vocab_size}).index_select(0, rows)),
+              1e-5);
+    auto picked = lm_loss_sum(logits, flat.index_select(0, rows)).sum;
+    picked.backward();
+    EXPECT_NEAR(picked.item<double>(), full.item<double>(), 1e-4);
+    auto params = model->parameters();
+    for (size_t i = 0; i < params.size(); ++i) {
+      EXPECT_LT(max_abs_diff(params[i].grad(), full_grads[i]), 1e-5) << i;
+    }
+  }
+}
+
 // --- accounting.h: counts from the config must match the module ------------------------------
 
 TEST(ModelAccounting, ParamCountMatchesModuleForManyConfigs) {
