@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include "train/adamw_kernel.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -14,21 +16,10 @@ bool fusable(const torch::Tensor& p) {
          p.grad().scalar_type() == torch::kFloat && p.grad().is_contiguous() && !p.grad().is_sparse();
 }
 
-// The AdamW update of one parameter, elementwise, in libtorch's order of operations:
-//   p *= 1 - lr*wd;  m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g*g;
-//   p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
 void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, float decay, float beta1, float beta2,
                   float inv_sqrt_bc2, float eps, float step_size) {
-  const float one_minus_beta1 = 1.0f - beta1, one_minus_beta2 = 1.0f - beta2;
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float gi = g[i];
-      const float mi = m[i] * beta1 + gi * one_minus_beta1;
-      const float vi = v[i] * beta2 + gi * gi * one_minus_beta2;
-      m[i] = mi;
-      v[i] = vi;
-      p[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps));
-    }
+    adamw_span(p, g, m, v, begin, end, decay, beta1, beta2, inv_sqrt_bc2, eps, step_size);
   });
 }
 
