@@ -6,22 +6,11 @@
 set -euo pipefail
 BIN="$1"
 SRC="$2"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# expect_exit CODE PATTERN -- command...: runs the command, checks its exit code and that stderr names PATTERN.
-expect_exit() {
-  local code="$1" pattern="$2"
-  shift 3
-  set +e
-  "$@" >out.txt 2>err.txt
-  local rc=$?
-  set -e
-  [[ $rc == "$code" ]] || { cat err.txt >&2; fail "'$*' exited $rc, expected $code"; }
-  grep -qF -- "$pattern" err.txt || { cat err.txt >&2; fail "'$*': stderr does not name '$pattern'"; }
-  [[ $(wc -l <err.txt) == 1 ]] || { cat err.txt >&2; fail "'$*': expected one line on stderr"; }
+source "$(dirname "$0")/lib.bash"  # WORK (the current directory), fail, expect_exit
+# Here every refusal must also be one line on stderr.
+expect_exit_one_line() {
+  expect_exit "$@"
+  [[ $(wc -l <err.txt) == 1 ]] || { cat err.txt >&2; fail "'${*:4}': expected one line on stderr"; }
 }
 no_leftovers() { if compgen -G ".*.tmp-*" >/dev/null || compgen -G "*/.*.tmp-*" >/dev/null; then fail "leftovers: $(ls -a)"; fi; }
 
@@ -71,22 +60,22 @@ printf 'export:\n  format: gguf\n  dtype: f16\n  out: model.gguf\n' >export.yaml
 [[ $(stat -c %s model32.gguf) -gt $(stat -c %s model.gguf) ]] || fail "f32 gguf should be larger than f16"
 
 # Refusals: one line, the right exit code, nothing half-written.
-expect_exit 1 "nope: no such checkpoint" -- "$BIN" export --checkpoint nope --format hf --out x1
-expect_exit 2 "export.dtype" -- "$BIN" export --checkpoint run-llama --format hf --out x2 --dtype f8
-expect_exit 2 "already exists: pass --force" -- "$BIN" export --checkpoint run-llama --format hf --out hf-llama
+expect_exit_one_line 1 "nope: no such checkpoint" -- "$BIN" export --checkpoint nope --format hf --out x1
+expect_exit_one_line 2 "export.dtype" -- "$BIN" export --checkpoint run-llama --format hf --out x2 --dtype f8
+expect_exit_one_line 2 "already exists: pass --force" -- "$BIN" export --checkpoint run-llama --format hf --out hf-llama
 "$BIN" export --checkpoint run-llama --format hf --out hf-llama --force >/dev/null
 "$BIN" export --checkpoint run-gpt2 --format gguf --out gpt2.gguf >out.txt
 grep -q "gguf:gpt2" out.txt || fail "gpt2 gguf export summary: $(cat out.txt)"
-expect_exit 1 "gguf export needs model.position=learned (gpt2) or rope (llama); this model has sinusoidal" -- \
+expect_exit_one_line 1 "gguf export needs model.position=learned (gpt2) or rope (llama); this model has sinusoidal" -- \
   "$BIN" export --checkpoint run-sin --format gguf --out x3.gguf
-expect_exit 1 "hf export needs model.position=learned (gpt2) or rope (llama); this model has sinusoidal" -- \
+expect_exit_one_line 1 "hf export needs model.position=learned (gpt2) or rope (llama); this model has sinusoidal" -- \
   "$BIN" export --checkpoint run-sin --format hf --out x7
-expect_exit 2 "export.out" -- "$BIN" export --checkpoint run-llama --format hf
+expect_exit_one_line 2 "export.out" -- "$BIN" export --checkpoint run-llama --format hf
 mkdir bert && echo '{"architectures": ["BertForMaskedLM"], "model_type": "bert"}' >bert/config.json
-expect_exit 1 "architectures [BertForMaskedLM]" -- "$BIN" import --from bert --out x4
-expect_exit 1 "config.json: missing" -- "$BIN" import --from corpus --out x5
+expect_exit_one_line 1 "architectures [BertForMaskedLM]" -- "$BIN" import --from bert --out x4
+expect_exit_one_line 1 "config.json: missing" -- "$BIN" import --from corpus --out x5
 cp -r run-llama/latest/. partial && rm partial/tokenizer.model
-expect_exit 1 "tokenizer.model: missing" -- "$BIN" export --checkpoint partial --format hf --out x6
+expect_exit_one_line 1 "tokenizer.model: missing" -- "$BIN" export --checkpoint partial --format hf --out x6
 for x in x1 x2 x3.gguf x4 x5 x6 x7; do [[ ! -e $x ]] || fail "a refused command left $x"; done
 no_leftovers
 echo "ok"

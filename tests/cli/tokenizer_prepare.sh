@@ -4,22 +4,7 @@
 set -euo pipefail
 BIN="$1"
 SRC="$2"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# expect_exit CODE PATTERN -- command...: runs the command, checks its exit code and that stderr names PATTERN.
-expect_exit() {
-  local code="$1" pattern="$2"
-  shift 3
-  set +e
-  "$@" >out.txt 2>err.txt
-  local rc=$?
-  set -e
-  [[ $rc == "$code" ]] || { cat err.txt >&2; fail "'$*' exited $rc, expected $code"; }
-  grep -qF -- "$pattern" err.txt || { cat err.txt >&2; fail "'$*': stderr does not name '$pattern'"; }
-}
+source "$(dirname "$0")/lib.bash"  # WORK (the current directory), fail, expect_exit
 
 # A small corpus: 40 paragraphs of pseudo-random words in two files.
 mkdir corpus
