@@ -93,6 +93,37 @@ void check_resumable(const Config& cfg, const LoadedCheckpoint& ck) {
   }
 }
 
+// A batch moved to the device for the loss. Where most positions carry no target (SFT's prompts and
+// padding), the LM head runs on the target rows only: the same loss and gradients for less work.
+// The rows are picked here, on the CPU, so that the device never waits.
+struct DeviceBatch {
+  torch::Tensor x, y, rows;  // rows undefined: every position; y then (B, T), else the kept targets
+  int64_t targets = 0;       // positions that carry a loss
+  int64_t skipped_rows = 0;  // positions the LM head does not run on
+};
+
+DeviceBatch to_device(const Batch& b, const torch::Device& device) {
+  DeviceBatch d;
+  torch::Tensor flat_y = b.y.reshape({-1});
+  torch::Tensor keep = flat_y.ne(-1);
+  d.targets = keep.sum().item<int64_t>();
+  d.x = b.x.to(device, /*non_blocking=*/true);
+  if (d.targets * 2 < flat_y.numel()) {
+    torch::Tensor r = keep.nonzero().squeeze(1);
+    d.y = flat_y.index_select(0, r).to(device, /*non_blocking=*/true);
+    d.rows = r.to(device, /*non_blocking=*/true);
+    d.skipped_rows = flat_y.numel() - d.targets;
+  } else {
+    d.y = b.y.to(device, /*non_blocking=*/true);
+  }
+  return d;
+}
+
+// Summed loss of the batch (callers hold the autocast guard).
+LossSum batch_loss(GPT& model, const DeviceBatch& b) {
+  return lm_loss_sum(b.rows.defined() ? model->forward_rows(b.x, b.rows) : model->forward(b.x), b.y);
+}
+
 }  // namespace
 
 EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device device,
@@ -105,7 +136,7 @@ EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device
   {
     AutocastGuard autocast(device, precision);
     for (const auto& b : batches) {
-      LossSum ls = lm_loss_sum(model->forward(b.x.to(device)), b.y.to(device));
+      LossSum ls = batch_loss(model, to_device(b, device));
       sum += ls.sum.to(torch::kFloat64);
       count += ls.count;
     }
@@ -321,32 +352,19 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     const double lr = schedule.at(state.step, tc.max_minutes > 0 ? elapsed() / (tc.max_minutes * 60) : 0.0);
     set_learning_rate(*optimizer, lr);
     mark(nullptr);
-    // Draw the micro-batches. Where most positions carry no target (SFT's prompts and padding), the
-    // LM head runs on the target rows only, picked here on the CPU so that the device never waits:
-    // the same loss and gradients for less work.
-    std::vector<torch::Tensor> xs, ys, rows;
+    // Draw the micro-batches and move them to the device (to_device: SFT's LM head on target rows).
+    std::vector<DeviceBatch> micro;
     int64_t target_count = 0, positions = 0;
     double step_flops = 0;  // this rank's, for MFU: padded SFT batches are shorter than block_size
     for (int64_t i = 0; i < accum; ++i) {
       Batch b = data.next();
-      torch::Tensor flat_y = b.y.reshape({-1});
-      torch::Tensor keep = flat_y.ne(-1);
-      const int64_t kept = keep.sum().item<int64_t>();
-      target_count += kept;
+      micro.push_back(to_device(b, device));
+      target_count += micro.back().targets;
       positions += b.x.numel();
-      step_flops += static_cast<double>(b.x.numel()) * flops_per_token(cfg.model, b.x.size(1));
-      xs.push_back(b.x.to(device, /*non_blocking=*/true));
-      if (kept * 2 < flat_y.numel()) {
-        torch::Tensor r = keep.nonzero().squeeze(1);
-        // The head's share (6 * vocab * d_model per position) of the skipped rows is never done.
-        step_flops -= 6.0 * static_cast<double>(cfg.model.vocab_size * cfg.model.d_model) *
-                      static_cast<double>(flat_y.numel() - kept);
-        ys.push_back(flat_y.index_select(0, r).to(device, /*non_blocking=*/true));
-        rows.push_back(r.to(device, /*non_blocking=*/true));
-      } else {
-        ys.push_back(b.y.to(device, /*non_blocking=*/true));
-        rows.emplace_back();
-      }
+      // The LM head's share (6 * vocab * d_model per position) of the skipped rows is never done.
+      step_flops += static_cast<double>(b.x.numel()) * flops_per_token(cfg.model, b.x.size(1)) -
+                    6.0 * static_cast<double>(cfg.model.vocab_size * cfg.model.d_model) *
+                        static_cast<double>(micro.back().skipped_rows);
     }
     target_count = dist.sum(target_count);
     // Each micro-batch's summed loss over the step's target count (all ranks'): accumulating k
@@ -354,12 +372,11 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     // gradient of one k*n-times larger batch, masked targets included.
     torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(device));
     mark(&timing.data);
-    for (size_t i = 0; i < xs.size(); ++i) {
+    for (const auto& b : micro) {
       torch::Tensor loss;
       {
         AutocastGuard autocast(device, precision);
-        torch::Tensor logits = rows[i].defined() ? model->forward_rows(xs[i], rows[i]) : model->forward(xs[i]);
-        loss = lm_loss_sum(logits, ys[i]).sum / static_cast<double>(std::max<int64_t>(1, target_count));
+        loss = batch_loss(model, b).sum / static_cast<double>(std::max<int64_t>(1, target_count));
       }
       mark(&timing.forward);
       scaler.scale_loss(loss).backward();

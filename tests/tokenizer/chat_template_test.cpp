@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "test_helpers.h"
-#include "tokenizer/trainer.h"
+#include "tiny_corpus.h"
 #include "util/errors.h"
 
 using namespace gptforge;
@@ -11,15 +11,8 @@ using gptforge::testing::TempDir;
 
 namespace {
 Tokenizer small_tokenizer(const TempDir& dir) {
-  std::string text;
-  for (int i = 0; i < 200; ++i) text += "hello world, the answer is " + std::to_string(i) + ".\n";
-  dir.write("corpus.txt", text);
-  TokenizerConfig cfg;
-  cfg.inputs = {dir.file("corpus.txt")};
-  cfg.model_prefix = dir.file("tok");
-  cfg.vocab_size = 300;
-  train_tokenizer(cfg, 1);
-  return Tokenizer::load(dir.file("tok.model"));
+  return gptforge::testing::tokenizer_from_lines(
+      dir, [](int i) { return "hello world, the answer is " + std::to_string(i) + "."; });
 }
 }  // namespace
 

@@ -1,10 +1,12 @@
 // Small synthetic corpora and a tokenizer trained on one, shared by the tokenizer and data tests.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "test_helpers.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/trainer.h"
 
 namespace gptforge::testing {
@@ -51,6 +53,19 @@ inline const std::string& tiny_tokenizer() {
     return train_tokenizer(cfg, 2).model_path;
   }();
   return path;
+}
+
+// A 300-piece BPE tokenizer trained in `dir` on 200 lines, line(0) ... line(199): small enough to
+// train in a test, with the reserved chat tokens every gptforge tokenizer has.
+inline Tokenizer tokenizer_from_lines(const TempDir& dir, const std::function<std::string(int)>& line) {
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += line(i) + "\n";
+  TokenizerConfig cfg;
+  cfg.inputs = {dir.write("corpus.txt", text)};
+  cfg.model_prefix = dir.file("tok");
+  cfg.vocab_size = 300;
+  train_tokenizer(cfg, 1);
+  return Tokenizer::load(dir.file("tok.model"));
 }
 
 }  // namespace gptforge::testing

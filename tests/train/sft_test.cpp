@@ -9,7 +9,7 @@
 #include "data/task_suite.h"
 #include "model/gpt.h"
 #include "test_helpers.h"
-#include "tokenizer/trainer.h"
+#include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
 using namespace gptforge;
@@ -18,15 +18,8 @@ using gptforge::testing::TempDir;
 namespace {
 
 Tokenizer chat_tokenizer(const TempDir& dir) {
-  std::string text;
-  for (int i = 0; i < 200; ++i) text += "What is " + std::to_string(i) + " plus 2? The answer is here.\n";
-  dir.write("corpus.txt", text);
-  TokenizerConfig cfg;
-  cfg.inputs = {dir.file("corpus.txt")};
-  cfg.model_prefix = dir.file("tok");
-  cfg.vocab_size = 300;
-  train_tokenizer(cfg, 1);
-  return Tokenizer::load(dir.file("tok.model"));
+  return gptforge::testing::tokenizer_from_lines(
+      dir, [](int i) { return "What is " + std::to_string(i) + " plus 2? The answer is here."; });
 }
 
 Config sft_config(int64_t block_size = 64) {
