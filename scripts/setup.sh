@@ -16,6 +16,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
   libgloo-dev
   python3 python3-torch python3-matplotlib
+  bc                      # tests/cli/distributed.sh times the timeouts with it
   npm
 )
 if [[ ${GPTFORGE_SKIP_APT:-0} != 1 ]]; then
