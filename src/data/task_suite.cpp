@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <functional>
 #include <set>
 
@@ -26,13 +27,21 @@ const std::vector<std::string> kWords = {"red",   "cat",   "big",  "dog",   "sun
 const std::vector<std::string> kOpenings = {"", "", "", "Please: ", "Now: ", "Task: ", "Next: ", "Quick question: ",
                                             "Here is one: ", "Try this: ", "OK: ", "Question: "};
 
-const std::vector<std::string> kKeys = {"plum", "pear", "fig", "lime", "kiwi", "date", "apple", "grape", "lemon", "melon"};
+// Names that the Brown tokenizer keeps as one token each: a key split into pieces ("gr|ape",
+// "mel|on", "lem|on") can only be matched on its last piece, which several keys share.
+const std::vector<std::string> kKeys = {"John", "Mary", "Jack", "Sam", "Henry", "George", "Frank", "James", "Robert", "Charles"};
 
 struct Task {
   std::string name;
-  // Phrasings with {} where the instance goes; the last `held_out` are used only for testing.
+  // Phrasings with {} where the instance goes; the last `held_out` are used only for testing. Each
+  // held-out phrasing recombines words that seen phrasings use: a tiny model cannot learn a word's
+  // meaning from the Brown pretraining, so a new word would test the corpus, not the fine-tune.
   std::vector<std::string> phrasings;
   int held_out;
+  // Training examples per unit of --train, where steps buy accuracy: reverse and upper (copying
+  // word pieces in order) and add gain the most from more examples. Lookup does not: in lookup-only
+  // runs the tiny model stayed at chance, so more of it would only take steps from the others.
+  double weight;
   // Draws an instance: (the text that fills the phrasing, the answer).
   std::function<std::pair<std::string, std::string>(SplitMix64&)> draw;
 };
@@ -64,17 +73,24 @@ std::vector<Task> tasks() {
   return {
       {"add",
        {"What is {}?", "Compute {}.", "Calculate {}.", "Work out {}.", "Add these: {}.", "Find {}.",
-        "What do you get for {}?", "Tell me {}."},
-       1,
+        "What do you get for {}?", "Solve {}.", "Sum: {}.", "Give the answer to {}.", "Tell me the answer: {}.",
+        "Tell me {}."},
+       1, 2,
+       // Three one-digit numbers (1,000 instances). Two-digit addition (37 plus 45) stayed near 17%
+       // after a 15-minute fine-tune of the tiny model: it learns the size of the sum but not the
+       // units digit, which needs two digits found by their place in the prompt.
        [](SplitMix64& rng) {
-         int a = static_cast<int>(rng.below(50)), b = static_cast<int>(rng.below(50));
-         return std::make_pair(std::to_string(a) + " plus " + std::to_string(b), std::to_string(a + b));
+         int a = static_cast<int>(rng.below(10)), b = static_cast<int>(rng.below(10)), c = static_cast<int>(rng.below(10));
+         return std::make_pair(std::to_string(a) + " plus " + std::to_string(b) + " plus " + std::to_string(c),
+                               std::to_string(a + b + c));
        }},
       {"reverse",
        {"Reverse the order of: {}", "Write these words backwards: {}", "Put in reverse order: {}",
         "Reverse this list: {}", "Give these in reverse: {}", "Backwards, please: {}",
-        "Say these in reverse order: {}", "List in the opposite order: {}"},
-       1,
+        "Say these in reverse order: {}", "Reverse these words: {}", "Write this list backwards: {}",
+        "Give the words in the opposite order: {}", "Say this list from the end: {}",
+        "List in the opposite order: {}"},
+       1, 3,
        [](SplitMix64& rng) {
          auto w = distinct(rng, kWords, 3 + rng.below(2));
          auto r = w;
@@ -86,8 +102,9 @@ std::vector<Task> tasks() {
        // means capitals from this data alone, so such a phrasing would test the pretraining corpus.
        {"Write in capital letters: {}", "Uppercase these words: {}", "Make it upper case: {}",
         "Capitalise every letter: {}", "Use only capital letters: {}", "Turn into capitals: {}",
-        "All caps: {}", "Rewrite in capital letters: {}"},
-       1,
+        "All caps: {}", "Write these in upper case: {}", "Rewrite in upper case: {}",
+        "Rewrite in capital letters: {}"},
+       1, 2,
        [](SplitMix64& rng) {
          // Two words, so that test pairs can be held out while every word is still seen in training.
          std::string w = pick(rng, kWords) + " " + pick(rng, kWords), u = w;
@@ -96,8 +113,9 @@ std::vector<Task> tasks() {
        }},
       {"count",
        {"How many words are in: {}", "Count the words: {}", "Number of words in: {}", "Count these: {}",
-        "Word count: {}", "How many words: {}", "How many items: {}"},
-       1,
+        "Word count: {}", "How many words: {}", "Count the items: {}", "How many are there in: {}",
+        "How many items: {}"},
+       1, 1,
        [](SplitMix64& rng) {
          size_t n = 2 + rng.below(6);
          std::vector<std::string> w;
@@ -106,8 +124,9 @@ std::vector<Task> tasks() {
        }},
       {"sort",
        {"Sort from smallest to largest: {}", "Sort ascending: {}", "Put in increasing order: {}",
-        "Order these numbers: {}", "Sort these numbers: {}", "Smallest first: {}", "Arrange from low to high: {}"},
-       1,
+        "Order these numbers: {}", "Sort these numbers: {}", "Smallest first: {}", "Arrange these numbers: {}",
+        "Order from low to high: {}", "Arrange from low to high: {}"},
+       1, 1,
        [](SplitMix64& rng) {
          size_t n = 3 + rng.below(3);
          std::vector<int> v;
@@ -119,8 +138,8 @@ std::vector<Task> tasks() {
          return std::make_pair(join(in, " "), join(out, " "));
        }},
       {"lookup",
-       {"Table: {}", "Given {}", "Facts: {}", "Data: {}", "Values: {}", "Known: {}", "Look up: {}"},
-       1,
+       {"Table: {}", "Given {}", "Facts: {}", "Data: {}", "Values: {}", "Known: {}", "Known facts: {}"},
+       1, 1,
        [](SplitMix64& rng) {
          auto keys = distinct(rng, kKeys, 3);
          std::vector<std::string> pairs;
@@ -165,9 +184,10 @@ TaskSuite make_task_suite(const TaskSuiteOptions& opts) {
       size_t p = test_instances.size() % 2 == 0 ? seen + rng.below(task.phrasings.size() - seen) : rng.below(seen);
       suite.test.push_back(example(task.name, fill(task.phrasings[p], instance), answer));
     }
+    const auto train_count = static_cast<int64_t>(std::lround(task.weight * static_cast<double>(opts.train_per_task)));
     int64_t made = 0;
     attempts = 0;
-    while (made < opts.train_per_task && attempts++ < 1000000) {
+    while (made < train_count && attempts++ < 1000000) {
       auto [instance, answer] = task.draw(rng);
       if (test_instances.count(instance)) continue;
       std::string prompt = fill(task.phrasings[rng.below(seen)], instance);

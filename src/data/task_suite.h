@@ -4,15 +4,16 @@
 // a phrasing that only the test file uses. Training prompts start with a random neutral opening
 // ("Task: ", "Quick question: ", or none) so that no task can be told by its first words alone.
 //
-//   add      What is 37 plus 45?                       -> 82
+//   add      What is 3 plus 5 plus 8?                  -> 16                 (one-digit numbers)
 //   reverse  Reverse the order of: red cat big          -> big cat red        (3 or 4 words)
 //   upper    Write in capital letters: red garden       -> RED GARDEN
 //   count    How many words are in: tree dog sun hat    -> 4
 //   sort     Sort from smallest to largest: 7 2 9       -> 2 7 9
-//   lookup   Table: plum=3, pear=8, fig=1. What is pear? -> 8                  (3 pairs)
+//   lookup   Table: John=3, Mary=8, Sam=1. What is Mary? -> 8                  (3 pairs)
 //
 // Sizes are chosen for the tiny model (configs/tiny.yaml) and a 15-minute fine-tune on 2 CPU cores;
-// README "The task suite" has what it reaches.
+// README "The task suite" has what it reaches. --train N writes N examples of each weight-1 task;
+// reverse weighs 3, add and upper 2 (they gain the most from more steps).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -4,6 +4,8 @@
 
 #include <sentencepiece_trainer.h>
 
+#include <cctype>
+#include <map>
 #include <set>
 
 #include "data/task_suite.h"
@@ -186,7 +188,8 @@ TEST(Sft, DataStateReplaysTheSameBatches) {
   cfg.sft.train_file = dir.file("train.jsonl");
   cfg.train.batch_size = 7;
   SftData data(cfg, tok);
-  EXPECT_EQ(data.stats().train + data.stats().val, 120);
+  // 20 per unit of weight, 10 units; a few long prompts lose their answer to truncation and are dropped.
+  EXPECT_EQ(data.stats().train + data.stats().val + data.stats().dropped, 200);
   for (int i = 0; i < 20; ++i) data.next();  // past the first epoch
   std::string state = data.state();
   std::vector<Batch> first;
@@ -202,7 +205,11 @@ TEST(Sft, DataStateReplaysTheSameBatches) {
 
 TEST(TaskSuite, TestInstancesNeverOccurInTrainingAndSeedsReproduce) {
   TaskSuite a = make_task_suite({300, 30, 7}), b = make_task_suite({300, 30, 7}), c = make_task_suite({300, 30, 8});
-  EXPECT_EQ(a.train.size(), 6u * 300);
+  // --train counts a weight-1 task; reverse weighs 3, add and upper 2.
+  std::map<std::string, int> per_task;
+  for (const auto& ex : a.train) ++per_task[ex.task];
+  EXPECT_EQ(per_task, (std::map<std::string, int>{
+                          {"add", 600}, {"count", 300}, {"lookup", 300}, {"reverse", 900}, {"sort", 300}, {"upper", 600}}));
   EXPECT_EQ(a.test.size(), 6u * 30);
   std::set<std::string> train_prompts;
   for (const auto& ex : a.train) train_prompts.insert(ex.messages[0].content);
@@ -211,12 +218,33 @@ TEST(TaskSuite, TestInstancesNeverOccurInTrainingAndSeedsReproduce) {
   int differ = 0;
   for (size_t i = 0; i < a.test.size(); ++i) differ += a.test[i].messages[0].content != c.test[i].messages[0].content;
   EXPECT_GT(differ, 100);
+  // Held-out phrasings recombine words that training shows: no test prompt has a word training lacks.
+  auto words_of = [](const std::string& text) {
+    std::set<std::string> words;
+    std::string w;
+    for (char c : text + " ") {
+      if (std::isalpha(static_cast<unsigned char>(c))) {
+        w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      } else if (!w.empty()) {
+        words.insert(w);
+        w.clear();
+      }
+    }
+    return words;
+  };
+  std::set<std::string> train_words;
+  for (const auto& p : train_prompts) {
+    auto w = words_of(p);
+    train_words.insert(w.begin(), w.end());
+  }
+  for (const auto& ex : a.test)
+    for (const auto& w : words_of(ex.messages[0].content)) EXPECT_EQ(train_words.count(w), 1u) << w << " in " << ex.messages[0].content;
   // Answers are right: spot-check the arithmetic.
   for (const auto& ex : a.test) {
     if (ex.task != "add") continue;
-    int x, y;
+    int x, y, z;
     ASSERT_EQ(std::sscanf(ex.messages[0].content.c_str() + ex.messages[0].content.find_first_of("0123456789"),
-                          "%d plus %d", &x, &y), 2);
-    EXPECT_EQ(expected_answer(ex), std::to_string(x + y));
+                          "%d plus %d plus %d", &x, &y, &z), 3);
+    EXPECT_EQ(expected_answer(ex), std::to_string(x + y + z));
   }
 }
