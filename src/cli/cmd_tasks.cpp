@@ -17,7 +17,7 @@ void register_tasks(CLI::App& app) {
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("tasks", "Write the synthetic instruction suite (train.jsonl, test.jsonl) for sft and eval");
   cmd->add_option("-o,--out", args->out, "Output directory")->capture_default_str();
-  cmd->add_option("--train", args->train, "Training examples of a weight-1 task (reverse has 3x, add and upper 2x)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--train", args->train, "Training examples per unit of task weight (data/task_suite.h)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--test", args->test, "Test examples per task")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--seed", args->seed, "Seed")->capture_default_str();
   cmd->callback([args] {

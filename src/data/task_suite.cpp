@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <functional>
 #include <set>
 
@@ -41,7 +40,7 @@ struct Task {
   // Training examples per unit of --train, where steps buy accuracy: reverse and upper (copying
   // word pieces in order) and add gain the most from more examples. Lookup does not: in lookup-only
   // runs the tiny model stayed at chance, so more of it would only take steps from the others.
-  double weight;
+  int64_t weight;
   // Draws an instance: (the text that fills the phrasing, the answer).
   std::function<std::pair<std::string, std::string>(SplitMix64&)> draw;
 };
@@ -98,8 +97,6 @@ std::vector<Task> tasks() {
          return std::make_pair(join(w, " "), join(r, " "));
        }},
       {"upper",
-       // The held-out phrasing (last) paraphrases the seen ones: a model cannot know that "shout"
-       // means capitals from this data alone, so such a phrasing would test the pretraining corpus.
        {"Write in capital letters: {}", "Uppercase these words: {}", "Make it upper case: {}",
         "Capitalise every letter: {}", "Use only capital letters: {}", "Turn into capitals: {}",
         "All caps: {}", "Write these in upper case: {}", "Rewrite in upper case: {}",
@@ -184,7 +181,7 @@ TaskSuite make_task_suite(const TaskSuiteOptions& opts) {
       size_t p = test_instances.size() % 2 == 0 ? seen + rng.below(task.phrasings.size() - seen) : rng.below(seen);
       suite.test.push_back(example(task.name, fill(task.phrasings[p], instance), answer));
     }
-    const auto train_count = static_cast<int64_t>(std::lround(task.weight * static_cast<double>(opts.train_per_task)));
+    const int64_t train_count = task.weight * opts.train_per_task;
     int64_t made = 0;
     attempts = 0;
     while (made < train_count && attempts++ < 1000000) {
