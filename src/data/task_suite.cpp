@@ -26,9 +26,8 @@ const std::vector<std::string> kWords = {"red",   "cat",   "big",  "dog",   "sun
 const std::vector<std::string> kOpenings = {"", "", "", "Please: ", "Now: ", "Task: ", "Next: ", "Quick question: ",
                                             "Here is one: ", "Try this: ", "OK: ", "Question: "};
 
-// Names that the Brown tokenizer keeps as one token each: a key split into pieces ("gr|ape",
-// "mel|on", "lem|on") can only be matched on its last piece, which several keys share.
-const std::vector<std::string> kKeys = {"John", "Mary", "Jack", "Sam", "Henry", "George", "Frank", "James", "Robert", "Charles"};
+// Names for the lookup records, each one token in the Brown tokenizer.
+const std::vector<std::string> kNames = {"John", "Mary", "Jack", "Sam", "Henry", "George", "Frank", "James", "Robert", "Charles"};
 
 struct Task {
   std::string name;
@@ -38,8 +37,7 @@ struct Task {
   std::vector<std::string> phrasings;
   int held_out;
   // Training examples per unit of --train, where steps buy accuracy: reverse and upper (copying
-  // word pieces in order) and add gain the most from more examples. Lookup does not: in lookup-only
-  // runs the tiny model stayed at chance, so more of it would only take steps from the others.
+  // word pieces in order) and add gain the most from more examples.
   int64_t weight;
   // Draws an instance: (the text that fills the phrasing, the answer).
   std::function<std::pair<std::string, std::string>(SplitMix64&)> draw;
@@ -137,16 +135,21 @@ std::vector<Task> tasks() {
       {"lookup",
        {"Table: {}", "Given {}", "Facts: {}", "Data: {}", "Values: {}", "Known: {}", "Known facts: {}"},
        1, 1,
+       // A one-row table: a person's record, fields in a fixed order ("Mary: age 7, room 4, floor 2.
+       // What is Mary's room?"). The model reads which field is asked and copies that field's digit.
+       // Tables whose rows come in random order ("3 John, 8 Mary, 1 Jack. What is Mary's number?")
+       // need the asked key matched against the rows by content, an induction circuit the tiny model
+       // does not form in a 15-minute fine-tune: at chance (33%) in every format tried (README).
        [](SplitMix64& rng) {
-         auto keys = distinct(rng, kKeys, 3);
-         std::vector<std::string> pairs;
-         std::vector<int> vals;
-         for (const auto& k : keys) {
-           vals.push_back(static_cast<int>(rng.below(10)));
-           pairs.push_back(k + "=" + std::to_string(vals.back()));
+         static const std::vector<std::string> fields = {"age", "room", "floor"};
+         const std::string name = pick(rng, kNames);
+         std::vector<std::string> cells, values;
+         for (const auto& f : fields) {
+           values.push_back(std::to_string(rng.below(10)));
+           cells.push_back(f + " " + values.back());
          }
-         size_t q = rng.below(keys.size());
-         return std::make_pair(join(pairs, ", ") + ". What is " + keys[q] + "?", std::to_string(vals[q]));
+         const size_t q = rng.below(fields.size());
+         return std::make_pair(name + ": " + join(cells, ", ") + ". What is " + name + "'s " + fields[q] + "?", values[q]);
        }},
   };
 }

@@ -9,7 +9,7 @@
 //   upper    Write in capital letters: red garden       -> RED GARDEN
 //   count    How many words are in: tree dog sun hat    -> 4
 //   sort     Sort from smallest to largest: 7 2 9       -> 2 7 9
-//   lookup   Table: John=3, Mary=8, Sam=1. What is Mary? -> 8                  (3 pairs)
+//   lookup   Table: Mary: age 7, room 4, floor 2. What is Mary's room? -> 4   (fields in a fixed order)
 //
 // Sizes are chosen for the tiny model (configs/tiny.yaml) and a 15-minute fine-tune on 2 CPU cores;
 // README "The task suite" has what it reaches. --train N writes N examples of each weight-1 task;

@@ -109,6 +109,8 @@ SftData::SftData(const Config& cfg, const Tokenizer& tok, int rank, int world_si
   }
   stats_.train = static_cast<int64_t>(train_.size());
   stats_.val = static_cast<int64_t>(val.size());
+  stats_.truncated += val_stats.truncated;
+  stats_.dropped += val_stats.dropped;
   for (const auto& ex : train_) stats_.loss_tokens += std::count(ex.loss_mask.begin(), ex.loss_mask.end(), 1);
   // This rank's validation examples: every world_size-th, so the ranks' sums add up to the whole set.
   std::vector<const SftExample*> mine;

@@ -378,7 +378,7 @@ TEST(SftData, RanksDrawDisjointStridesOfEachEpochAndShareTheValidationSet) {
   train_tokenizer(tc, 1);
   Tokenizer tok = Tokenizer::load(dir.file("tok.model"));
   write_instruct_jsonl(dir.file("train.jsonl"), make_task_suite({20, 2, 5}).train);
-  Config cfg = load_config("", {"model.vocab_size=300", "model.block_size=64", "train.batch_size=1",
+  Config cfg = load_config("", {"model.vocab_size=300", "model.block_size=128", "train.batch_size=1",
                                 "sft.train_file=" + dir.file("train.jsonl"), "sft.val_fraction=0.1"});
 
   auto key = [](const Batch& b) { return std::vector<int64_t>(b.x.data_ptr<int64_t>(), b.x.data_ptr<int64_t>() + b.x.numel()); };

@@ -247,4 +247,13 @@ TEST(TaskSuite, TestInstancesNeverOccurInTrainingAndSeedsReproduce) {
                           "%d plus %d plus %d", &x, &y, &z), 3);
     EXPECT_EQ(expected_answer(ex), std::to_string(x + y + z));
   }
+  // ... and the lookup: the answer is the value of the field the question names.
+  for (const auto& ex : a.test) {
+    if (ex.task != "lookup") continue;
+    const std::string& prompt = ex.messages[0].content;
+    const std::string field = prompt.substr(prompt.rfind("'s ") + 3, prompt.size() - prompt.rfind("'s ") - 4);
+    const size_t at = prompt.find(" " + field + " ");
+    ASSERT_NE(at, std::string::npos) << prompt;
+    EXPECT_EQ(expected_answer(ex), prompt.substr(at + field.size() + 2, 1)) << prompt;
+  }
 }
