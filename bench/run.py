@@ -102,6 +102,8 @@ def main():
                         "step_ms": {k: med([x["step_ms"][k] for x in p]) for k in p[0]["step_ms"]},
                         "peak_rss_mb": max(x["peak_rss_mb"] for x in p), "runs": p},
             "ratio": g_tok / p_tok,
+            # Each round runs both back to back: its ratio is the least touched by the machine's drift.
+            "round_ratios": [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(g, p)],
         }
         results["machine"]["blas"] = g[0]["blas"]
         results["machine"]["torch"] = g[0]["torch"]
@@ -123,14 +125,15 @@ def print_report(res):
           f"LibTorch {m.get('torch', '?')}; medians of {res['rounds']} rounds")
     print()
     print("| model | params | tok/step | gptforge tok/s | PyTorch tok/s | ratio | MFU | peak GFLOP/s "
-          "| step ms: data / fwd / bwd / optim | peak RSS MB (gptforge / PyTorch) | target |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| ratio per round | step ms: data / fwd / bwd / optim | peak RSS MB (gptforge / PyTorch) | target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for size, s in res["sizes"].items():
         c, g, p = s["config"], s["gptforge"], s["pytorch"]
         st = g["step_ms"]
         print(f"| {size}: d{c['d_model']} L{c['layers']} ctx{c['block']} b{c['batch']} | {s['params'] / 1e6:.2f}M "
               f"| {c['block'] * c['batch']} | {g['tokens_per_s']:.0f} | {p['tokens_per_s']:.0f} | {s['ratio']:.2f}x "
               f"| {100 * g['mfu']:.1f}% | {s['peak_gflops']:.0f} "
+              f"| {' / '.join(f'{r:.2f}' for r in s.get('round_ratios', []))} "
               f"| {st['data']:.2f} / {st['forward']:.1f} / {st['backward']:.1f} / {st['optimizer']:.1f} "
               f"| {g['peak_rss_mb']:.0f} / {p['peak_rss_mb']:.0f} | {TARGETS.get(size, '')} |")
     d = res.get("decode")

@@ -2,9 +2,12 @@
 
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <tuple>
+#include <vector>
 
 #include "model/kv_cache.h"
 #include "model/rope.h"
@@ -48,6 +51,30 @@ torch::Tensor causal_attention_explicit(const torch::Tensor& q, const torch::Ten
   return torch::bmm(att.view({B * Hkv, G * T, S}).to(vg.scalar_type()), vg).view({B, H, T, hd});
 }
 
+torch::Tensor causal_attention_blocked(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                       const torch::Tensor& causal_mask, double dropout_p, int64_t block) {
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3);
+  const int64_t Hkv = k.size(1), G = H / Hkv;
+  TORCH_CHECK(k.size(2) == T && block > 0, "causal_attention_blocked: needs as many keys as queries and block > 0");
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  auto qg = (q * scale).reshape({B * Hkv, G, T, hd});
+  auto kg = k.to(q.scalar_type()).reshape({B * Hkv, T, hd});
+  auto vg = v.to(q.scalar_type()).reshape({B * Hkv, T, hd});
+  std::vector<torch::Tensor> outs;
+  for (int64_t start = 0; start < T; start += block) {
+    // Queries [start, end) see keys [0, end): the scores right of this block are all masked, so they
+    // are never computed, and only the block's own diagonal square needs the mask.
+    const int64_t c = std::min(block, T - start), end = start + c;
+    auto qc = qg.narrow(2, start, c).reshape({B * Hkv, G * c, hd});
+    auto scores = torch::bmm(qc, kg.narrow(1, 0, end).transpose(1, 2)).view({B * Hkv, G, c, end});
+    scores.masked_fill_(future_mask(causal_mask, c, end, q.device()), -std::numeric_limits<double>::infinity());
+    auto att = torch::softmax(scores, -1);
+    if (dropout_p > 0) att = torch::dropout(att, dropout_p, /*train=*/true);
+    outs.push_back(torch::bmm(att.view({B * Hkv, G * c, end}), vg.narrow(1, 0, end)).view({B * Hkv, G, c, hd}));
+  }
+  return torch::cat(outs, 2).view({B, H, T, hd});
+}
+
 #if TORCH_VERSION_MAJOR >= 2
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& causal_mask, double dropout_p) {
@@ -64,6 +91,14 @@ const char* attention_kernel_name() { return "scaled_dot_product_attention"; }
 #else
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& causal_mask, double dropout_p) {
+  // GPTFORGE_ATTN_BLOCK sets the query block (0: the unblocked kernel), to measure one against the other.
+  static const int64_t block = [] {
+    const char* e = std::getenv("GPTFORGE_ATTN_BLOCK");
+    return e ? std::atoll(e) : int64_t{64};
+  }();
+  if (block > 0 && q.size(2) == k.size(2) && q.size(2) > block) {
+    return causal_attention_blocked(q, k, v, causal_mask, dropout_p, block);
+  }
   return causal_attention_explicit(q, k, v, causal_mask, dropout_p);
 }
 const char* attention_kernel_name() { return "bmm + masked softmax"; }

@@ -42,6 +42,12 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
 torch::Tensor causal_attention_explicit(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                         const torch::Tensor& causal_mask, double dropout_p,
                                         torch::Tensor* probs = nullptr);
+// The explicit kernel for S == T (training, prefill) in blocks of `block` queries: block i computes
+// scores only against keys [0, end of block i], skipping the all-masked part right of the diagonal
+// (for T = 4 blocks, 10/16 of the full T x T work). The same math; LibTorch 1.x's causal_attention
+// uses it when T > 64.
+torch::Tensor causal_attention_blocked(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                       const torch::Tensor& causal_mask, double dropout_p, int64_t block);
 // The textbook formula, for tests: repeat k/v per query head, q k^T * scale, mask built from
 // scratch, softmax, times v. No dropout.
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);

@@ -23,20 +23,43 @@ TEST(Attention, KernelsMatchReferenceForMhaGqaMqaWithAndWithoutPrefix) {
   struct Case {
     int64_t kv_heads, t, s;
   };
-  // (kv heads, new queries, keys): full causal, a cached prefix with several new tokens, one token.
-  for (Case c : {Case{4, 7, 7}, Case{2, 7, 7}, Case{1, 7, 7}, Case{2, 3, 10}, Case{4, 1, 9}, Case{1, 4, 12}}) {
+  // (kv heads, new queries, keys): full causal, a cached prefix with several new tokens, one token;
+  // 70 queries take causal_attention's blocked path on LibTorch 1.x.
+  for (Case c : {Case{4, 7, 7}, Case{2, 7, 7}, Case{1, 7, 7}, Case{2, 3, 10}, Case{4, 1, 9}, Case{1, 4, 12},
+                 Case{4, 70, 70}, Case{2, 70, 70}}) {
     auto q = torch::randn({2, 4, c.t, 8});
     auto k = torch::randn({2, c.kv_heads, c.s, 8});
     auto v = torch::randn({2, c.kv_heads, c.s, 8});
     auto want = attention_reference(q, k, v);
     SCOPED_TRACE("kv_heads=" + std::to_string(c.kv_heads) + " T=" + std::to_string(c.t) + " S=" + std::to_string(c.s));
-    EXPECT_LT(max_abs_diff(causal_attention(q, k, v, mask_buffer(16), 0.0), want), 1e-5) << attention_kernel_name();
-    EXPECT_LT(max_abs_diff(causal_attention_explicit(q, k, v, mask_buffer(16), 0.0), want), 1e-5);
+    EXPECT_LT(max_abs_diff(causal_attention(q, k, v, mask_buffer(80), 0.0), want), 1e-5) << attention_kernel_name();
+    EXPECT_LT(max_abs_diff(causal_attention_explicit(q, k, v, mask_buffer(80), 0.0), want), 1e-5);
     // Without a buffer the mask is built per call.
     EXPECT_LT(max_abs_diff(causal_attention(q, k, v, torch::Tensor(), 0.0), want), 1e-5);
     torch::Tensor probs;
-    causal_attention_explicit(q, k, v, mask_buffer(16), 0.0, &probs);
+    causal_attention_explicit(q, k, v, mask_buffer(80), 0.0, &probs);
     EXPECT_EQ(probs.sizes(), (torch::IntArrayRef{2, 4, c.t, c.s}));
+  }
+}
+
+TEST(Attention, BlockedKernelMatchesExplicitInValuesAndGradients) {
+  // Blocks that divide T and blocks that leave a short last one, one block, MHA/GQA/MQA.
+  torch::manual_seed(2);
+  for (int64_t kv_heads : {4, 2, 1}) {
+    for (int64_t block : {1, 3, 4, 16}) {
+      SCOPED_TRACE("kv_heads=" + std::to_string(kv_heads) + " block=" + std::to_string(block));
+      auto q = torch::randn({2, 4, 12, 8}, torch::requires_grad());
+      auto k = torch::randn({2, kv_heads, 12, 8}, torch::requires_grad());
+      auto v = torch::randn({2, kv_heads, 12, 8}, torch::requires_grad());
+      auto w = torch::randn({2, 4, 12, 8});  // a loss that weighs every output differently
+      auto explicit_out = causal_attention_explicit(q, k, v, mask_buffer(16), 0.0);
+      auto grads_explicit = torch::autograd::grad({(explicit_out * w).sum()}, {q, k, v});
+      auto blocked_out = causal_attention_blocked(q, k, v, mask_buffer(16), 0.0, block);
+      auto grads_blocked = torch::autograd::grad({(blocked_out * w).sum()}, {q, k, v});
+      EXPECT_LT(max_abs_diff(blocked_out, explicit_out), 1e-5);
+      EXPECT_LT(max_abs_diff(blocked_out, attention_reference(q, k, v)), 1e-5);
+      for (size_t i = 0; i < 3; ++i) EXPECT_LT(max_abs_diff(grads_blocked[i], grads_explicit[i]), 1e-5) << "grad " << i;
+    }
   }
 }
 
