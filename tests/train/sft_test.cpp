@@ -188,7 +188,8 @@ TEST(Sft, DataStateReplaysTheSameBatches) {
   cfg.sft.train_file = dir.file("train.jsonl");
   cfg.train.batch_size = 7;
   SftData data(cfg, tok);
-  // 20 per unit of weight, 10 units; a few long prompts lose their answer to truncation and are dropped.
+  // 20 per unit of weight, 10 units; a few long prompts lose their answer to truncation and are dropped,
+  // and the drops are counted whichever split they fall in (here two are in the validation split).
   EXPECT_EQ(data.stats().train + data.stats().val + data.stats().dropped, 200);
   for (int i = 0; i < 20; ++i) data.next();  // past the first epoch
   std::string state = data.state();
