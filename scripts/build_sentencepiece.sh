@@ -40,9 +40,12 @@ if grep -q '^-add_library(sentencepiece-static' "$src/debian/patches/disable-sta
   patch -s -R -p1 -d "$src" < "$src/debian/patches/disable-static-library.patch"
 fi
 echo "sentencepiece: building static library from $src"
-cmake -S "$src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+# One build tree per prefix: CMake keeps the flags of a tree's first configure, and gpu_build.sh
+# builds with the C++ ABI of the LibTorch it finds (CXXFLAGS) into a prefix of its own.
+build=$work/build-$(basename "$prefix")
+cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DSPM_ENABLE_SHARED=OFF -DSPM_USE_BUILTIN_PROTOBUF=ON -DSPM_ENABLE_TCMALLOC=OFF \
   -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib >/dev/null
-cmake --build "$work/build" --target install -- -j"$(nproc)" >/dev/null
+cmake --build "$build" --target install -- -j"$(nproc)" >/dev/null
 test -f "$prefix/lib/libsentencepiece.a"
 echo "sentencepiece: installed to $prefix"

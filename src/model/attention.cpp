@@ -34,45 +34,44 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t groups) {
 
 torch::Tensor causal_attention_explicit(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                         const torch::Tensor& causal_mask, double dropout_p, torch::Tensor* probs) {
-  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3);
-  const int64_t Hkv = k.size(1), S = k.size(2), G = H / Hkv;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  // (B, H, T, hd) -> (B*Hkv, G*T, hd): the G query heads that share a kv head become the rows of one
-  // matmul against that head's keys, so k and v are never repeated.
-  auto qg = (q * scale).reshape({B * Hkv, G * T, hd});
-  auto kg = k.to(q.scalar_type()).reshape({B * Hkv, S, hd});
-  auto vg = v.to(q.scalar_type()).reshape({B * Hkv, S, hd});
-  auto scores = torch::bmm(qg, kg.transpose(1, 2)).view({B, H, T, S});  // (B, H, T, S)
-  // A single new token (cached decoding) sees every cached position: nothing to mask.
-  if (T > 1) scores.masked_fill_(future_mask(causal_mask, T, S, q.device()), -std::numeric_limits<double>::infinity());
-  auto att = torch::softmax(scores, -1);
-  if (probs) *probs = att;
-  if (dropout_p > 0) att = torch::dropout(att, dropout_p, /*train=*/true);
-  return torch::bmm(att.view({B * Hkv, G * T, S}).to(vg.scalar_type()), vg).view({B, H, T, hd});
+  torch::Tensor out = causal_attention_blocked(q, k, v, causal_mask, dropout_p, q.size(2), probs);
+  if (probs) *probs = probs->view({q.size(0), q.size(1), q.size(2), k.size(2)});
+  return out;
 }
 
 torch::Tensor causal_attention_blocked(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                       const torch::Tensor& causal_mask, double dropout_p, int64_t block) {
+                                       const torch::Tensor& causal_mask, double dropout_p, int64_t block,
+                                       torch::Tensor* probs) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3);
-  const int64_t Hkv = k.size(1), G = H / Hkv;
-  TORCH_CHECK(k.size(2) == T && block > 0, "causal_attention_blocked: needs as many keys as queries and block > 0");
+  const int64_t Hkv = k.size(1), S = k.size(2), G = H / Hkv, offset = S - T;
+  TORCH_CHECK(block > 0, "causal_attention_blocked: block must be positive");
+  TORCH_CHECK(!probs || block >= T, "causal_attention_blocked: probabilities need a single block");
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // (B, H, T, hd) -> (B*Hkv, G, T, hd): the G query heads that share a kv head become the rows of one
+  // matmul against that head's keys, so k and v are never repeated.
   auto qg = (q * scale).reshape({B * Hkv, G, T, hd});
-  auto kg = k.to(q.scalar_type()).reshape({B * Hkv, T, hd});
-  auto vg = v.to(q.scalar_type()).reshape({B * Hkv, T, hd});
+  auto kg = k.to(q.scalar_type()).reshape({B * Hkv, S, hd});
+  auto vg = v.to(q.scalar_type()).reshape({B * Hkv, S, hd});
+  // split, not narrow, for the query blocks: split's backward joins the blocks' gradients in one
+  // copy, where each narrow's backward would zero-fill and copy a full-size gradient.
+  auto q_blocks = qg.split(block, 2);
   std::vector<torch::Tensor> outs;
   for (int64_t start = 0; start < T; start += block) {
-    // Queries [start, end) see keys [0, end): the scores right of this block are all masked, so they
-    // are never computed, and only the block's own diagonal square needs the mask.
-    const int64_t c = std::min(block, T - start), end = start + c;
-    auto qc = qg.narrow(2, start, c).reshape({B * Hkv, G * c, hd});
-    auto scores = torch::bmm(qc, kg.narrow(1, 0, end).transpose(1, 2)).view({B * Hkv, G, c, end});
-    scores.masked_fill_(future_mask(causal_mask, c, end, q.device()), -std::numeric_limits<double>::infinity());
+    // Queries [start, end) sit at positions offset + start.. and see keys [0, offset + end): the
+    // scores right of that are all masked, so they are never computed. A single query (cached
+    // decoding) sees every key it is given: nothing to mask.
+    const int64_t c = std::min(block, T - start), keys = offset + start + c;
+    auto qc = q_blocks[static_cast<size_t>(start / block)].reshape({B * Hkv, G * c, hd});
+    // (No narrow over the whole extent, for the same reason.)
+    auto kc = keys == S ? kg : kg.narrow(1, 0, keys), vc = keys == S ? vg : vg.narrow(1, 0, keys);
+    auto scores = torch::bmm(qc, kc.transpose(1, 2)).view({B * Hkv, G, c, keys});
+    if (c > 1) scores.masked_fill_(future_mask(causal_mask, c, keys, q.device()), -std::numeric_limits<double>::infinity());
     auto att = torch::softmax(scores, -1);
+    if (probs) *probs = att;
     if (dropout_p > 0) att = torch::dropout(att, dropout_p, /*train=*/true);
-    outs.push_back(torch::bmm(att.view({B * Hkv, G * c, end}), vg.narrow(1, 0, end)).view({B * Hkv, G, c, hd}));
+    outs.push_back(torch::bmm(att.view({B * Hkv, G * c, keys}), vc).view({B * Hkv, G, c, hd}));
   }
-  return torch::cat(outs, 2).view({B, H, T, hd});
+  return (outs.size() == 1 ? outs[0] : torch::cat(outs, 2)).view({B, H, T, hd});
 }
 
 #if TORCH_VERSION_MAJOR >= 2
@@ -96,10 +95,7 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
     const char* e = std::getenv("GPTFORGE_ATTN_BLOCK");
     return e ? std::atoll(e) : int64_t{64};
   }();
-  if (block > 0 && q.size(2) == k.size(2) && q.size(2) > block) {
-    return causal_attention_blocked(q, k, v, causal_mask, dropout_p, block);
-  }
-  return causal_attention_explicit(q, k, v, causal_mask, dropout_p);
+  return causal_attention_blocked(q, k, v, causal_mask, dropout_p, block > 0 ? block : q.size(2));
 }
 const char* attention_kernel_name() { return "bmm + masked softmax"; }
 #endif

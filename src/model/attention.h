@@ -38,16 +38,17 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
                                const torch::Tensor& causal_mask, double dropout_p);
 // Batched matmuls + masked softmax, with no copy of k/v for GQA (query heads of one group are
 // stacked into the rows of one matmul). When `probs` is given it receives the attention
-// probabilities (B, n_head, T, S), before dropout.
+// probabilities (B, n_head, T, S), before dropout. The same kernel as below with one block.
 torch::Tensor causal_attention_explicit(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                         const torch::Tensor& causal_mask, double dropout_p,
                                         torch::Tensor* probs = nullptr);
-// The explicit kernel for S == T (training, prefill) in blocks of `block` queries: block i computes
-// scores only against keys [0, end of block i], skipping the all-masked part right of the diagonal
-// (for T = 4 blocks, 10/16 of the full T x T work). The same math; LibTorch 1.x's causal_attention
-// uses it when T > 64.
+// The explicit kernel in blocks of `block` queries: a block computes scores only against the keys
+// its last query may see, skipping the all-masked part right of the diagonal (with T = S in 4
+// blocks, 10/16 of the T x S work). The same math; LibTorch 1.x's causal_attention uses blocks of 64.
+// `probs` (as above, before the view to (B, n_head, T, S)) needs block >= T.
 torch::Tensor causal_attention_blocked(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                       const torch::Tensor& causal_mask, double dropout_p, int64_t block);
+                                       const torch::Tensor& causal_mask, double dropout_p, int64_t block,
+                                       torch::Tensor* probs = nullptr);
 // The textbook formula, for tests: repeat k/v per query head, q k^T * scale, mask built from
 // scratch, softmax, times v. No dropout.
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);

@@ -34,6 +34,8 @@ TEST(Attention, KernelsMatchReferenceForMhaGqaMqaWithAndWithoutPrefix) {
     SCOPED_TRACE("kv_heads=" + std::to_string(c.kv_heads) + " T=" + std::to_string(c.t) + " S=" + std::to_string(c.s));
     EXPECT_LT(max_abs_diff(causal_attention(q, k, v, mask_buffer(80), 0.0), want), 1e-5) << attention_kernel_name();
     EXPECT_LT(max_abs_diff(causal_attention_explicit(q, k, v, mask_buffer(80), 0.0), want), 1e-5);
+    // Blocks of 2 queries after a cached prefix too.
+    EXPECT_LT(max_abs_diff(causal_attention_blocked(q, k, v, mask_buffer(80), 0.0, 2), want), 1e-5);
     // Without a buffer the mask is built per call.
     EXPECT_LT(max_abs_diff(causal_attention(q, k, v, torch::Tensor(), 0.0), want), 1e-5);
     torch::Tensor probs;
