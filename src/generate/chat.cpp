@@ -46,6 +46,13 @@ void ChatSession::add_turn(std::string user, std::string reply) {
   turns_.push_back({std::move(user), std::move(reply)});
 }
 
+Decoder& ChatSession::decoder(GPT& model, bool use_cache) {
+  if (!decoder_ || decoder_->model().get() != model.get() || decoder_->use_cache() != use_cache) {
+    decoder_ = std::make_unique<Decoder>(model, use_cache);
+  }
+  return *decoder_;
+}
+
 Generation chat_reply(GPT& model, ChatSession& session, const std::string& user, const GenerationOptions& opts,
                       const std::function<void(const std::string& text)>& on_text, GenerationStats* stats) {
   const Tokenizer* tok = &session.tokenizer();
@@ -57,7 +64,8 @@ Generation chat_reply(GPT& model, ChatSession& session, const std::string& user,
   std::vector<int32_t> prompt = session.prompt_for(user, reserve);
   GenerationCallbacks callbacks;
   if (on_text) callbacks.on_text = [&](int, const std::string& text) { on_text(text); };
-  std::vector<Generation> out = generate_detailed(model, prompt, o, tok, callbacks, stats);
+  std::vector<Generation> out =
+      generate_detailed(session.decoder(model, o.use_cache), prompt, o, tok, callbacks, stats);
   Generation g = out.empty() ? Generation{} : std::move(out.front());
   session.add_turn(user, g.text);
   return g;

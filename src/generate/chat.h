@@ -8,12 +8,19 @@
 // message and its reply) are dropped for good until it fits; the system message always stays. A
 // conversation too long even then is left to the sampler, which keeps the prompt's last block_size
 // tokens.
+//
+// The session keeps the KV cache of the conversation (a Decoder) from one reply to the next: each
+// turn's prompt begins with the previous prompt and reply, so only the new tokens are run (from the
+// first token where they differ: a reply can re-encode to other tokens; dropping old turns changes
+// everything after the system message). Replies are the same as with a fresh cache.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "generate/decoder.h"
 #include "generate/sampler.h"
 #include "tokenizer/chat_template.h"
 
@@ -44,6 +51,10 @@ class ChatSession {
   // Turns dropped so far to fit the context.
   int64_t dropped_turns() const { return dropped_; }
 
+  // The conversation's decoder for `model` (cached or not), kept between replies; a new one when the
+  // model or the cache setting changes.
+  Decoder& decoder(GPT& model, bool use_cache);
+
  private:
   struct Turn {
     std::string user, reply;
@@ -55,11 +66,13 @@ class ChatSession {
   std::string system_;
   std::vector<Turn> turns_;
   int64_t dropped_ = 0;
+  std::unique_ptr<Decoder> decoder_;
 };
 
 // One exchange: renders the prompt, generates the reply (stopping at <|end|> or EOS, and at
-// opts.stop strings), streams its text to on_text, and records the turn. The reply leaves room of
-// min(max_new_tokens, block_size / 2) tokens. Returns the generation (its text is the reply).
+// opts.stop strings) with the session's decoder, streams its text to on_text, and records the turn.
+// The reply leaves room of min(max_new_tokens, block_size / 2) tokens. Returns the generation (its
+// text is the reply); stats->cached_prompt_tokens counts the prompt tokens not run again.
 Generation chat_reply(GPT& model, ChatSession& session, const std::string& user, const GenerationOptions& opts,
                       const std::function<void(const std::string& text)>& on_text = nullptr,
                       GenerationStats* stats = nullptr);

@@ -51,10 +51,23 @@ torch::Tensor Decoder::start(const std::vector<int32_t>& prompt, int64_t rows) {
     }
   }
   const size_t keep = std::min(prompt.size(), static_cast<size_t>(block_size_));
-  window_.assign(1, std::vector<int32_t>(prompt.end() - static_cast<std::ptrdiff_t>(keep), prompt.end()));
-  prompt_tokens_ = static_cast<int64_t>(keep);
+  std::vector<int32_t> window(prompt.end() - static_cast<std::ptrdiff_t>(keep), prompt.end());
+  const int64_t reused = reusable_prefix(window);
   refills_ = 0;
-  torch::Tensor logits = prefill();  // batch 1: the prompt is processed once
+  reused_tokens_ = reused;
+  prompt_tokens_ = static_cast<int64_t>(keep) - reused;
+  torch::Tensor logits;
+  if (reused > 0) {
+    // The cache holds the shared positions: run only the rest, after them.
+    torch::NoGradGuard no_grad;
+    cache_.truncate(reused);
+    auto rest = torch::tensor(std::vector<int64_t>(window.begin() + reused, window.end()), torch::kLong);
+    window_.assign(1, std::move(window));
+    logits = last_position(model_->forward_cached(rest.unsqueeze(0).to(device_), cache_));
+  } else {
+    window_.assign(1, std::move(window));
+    logits = prefill();  // batch 1: the prompt is processed once
+  }
   if (rows > 1) {
     select_rows(std::vector<int64_t>(static_cast<size_t>(rows), 0));
     logits = logits.expand({rows, logits.size(1)}).contiguous();
@@ -75,6 +88,23 @@ torch::Tensor Decoder::step(const torch::Tensor& next, const std::vector<int32_t
   }
   if (!use_cache_) return last_position(model_->forward(window_tensor()));
   return last_position(model_->forward_cached(next.reshape({b, 1}).to(device_, torch::kLong), cache_));
+}
+
+int64_t Decoder::reusable_prefix(const std::vector<int32_t>& window) const {
+  // The cache matches the window only on the cached path with one row (a finished generation of
+  // several samples kept whichever rows were last alive).
+  if (!use_cache_ || batch() != 1 || cache_.n_layer() == 0 || cache_.length() != window_length()) return 0;
+  const auto& old = window_[0];
+  const size_t limit = std::min(old.size(), window.size() - 1);
+  size_t n = 0;
+  while (n < limit && old[n] == window[n]) ++n;
+  return static_cast<int64_t>(n);
+}
+
+void Decoder::reset() {
+  window_.clear();
+  cache_.reset();
+  prompt_tokens_ = reused_tokens_ = refills_ = 0;
 }
 
 void Decoder::select_rows(const std::vector<int64_t>& rows) {

@@ -108,8 +108,10 @@ void GenerationOptions::validate() const {
 }
 
 std::string GenerationStats::summary() const {
-  return strprintf("prompt: %lld tokens in %.3f s (%s tok/s); generation: %lld tokens in %.3f s (%s tok/s)%s",
-                   (long long)prompt_tokens, prompt_seconds, rate(prompt_tokens_per_s()).c_str(),
+  return strprintf("prompt: %lld tokens%s in %.3f s (%s tok/s); generation: %lld tokens in %.3f s (%s tok/s)%s",
+                   (long long)prompt_tokens,
+                   cached_prompt_tokens ? strprintf(" (+%lld cached)", (long long)cached_prompt_tokens).c_str() : "",
+                   prompt_seconds, rate(prompt_tokens_per_s()).c_str(),
                    (long long)generated_tokens, generate_seconds, rate(tokens_per_s()).c_str(),
                    refills ? strprintf(", %lld context slides", (long long)refills).c_str() : "");
 }
@@ -117,6 +119,16 @@ std::string GenerationStats::summary() const {
 std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>& prompt_ids,
                                           const GenerationOptions& opts, const Tokenizer* tok,
                                           const GenerationCallbacks& callbacks, GenerationStats* stats) {
+  check_generation_inputs(prompt_ids, opts, tok);
+  if (opts.beam_width > 1) return beam_search(model, prompt_ids, opts, tok, callbacks, stats);
+  Decoder decoder(model, opts.use_cache);
+  return generate_detailed(decoder, prompt_ids, opts, tok, callbacks, stats);
+}
+
+std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<int32_t>& prompt_ids,
+                                          const GenerationOptions& opts, const Tokenizer* tok,
+                                          const GenerationCallbacks& callbacks, GenerationStats* stats) {
+  GPT model = decoder.model();
   check_generation_inputs(prompt_ids, opts, tok);
   if (opts.beam_width > 1) return beam_search(model, prompt_ids, opts, tok, callbacks, stats);
 
@@ -140,10 +152,10 @@ std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>
 
   // ---- Prefill: the prompt once, then copied to n rows ----
   auto t0 = std::chrono::steady_clock::now();
-  Decoder decoder(model, opts.use_cache);
   torch::Tensor logits = decoder.start(prompt_ids, n);
   synchronize_device(device);
   st.prompt_tokens = decoder.prompt_tokens();
+  st.cached_prompt_tokens = decoder.reused_prompt_tokens();
   st.prompt_seconds = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
 

@@ -53,6 +53,8 @@
 
 namespace gptforge {
 
+class Decoder;  // generate/decoder.h
+
 struct GenerationOptions {
   // The sample.* keys (util/config.h describes each).
   int64_t max_new_tokens = 256;
@@ -83,6 +85,7 @@ struct GenerationOptions {
 // Timings of one generate call: prompt processing (the prefill) and decoding apart.
 struct GenerationStats {
   int64_t prompt_tokens = 0;     // prompt positions run through the model (once, before the copy to rows)
+  int64_t cached_prompt_tokens = 0;  // prompt positions a kept Decoder had already (not run again)
   int64_t generated_tokens = 0;  // tokens sampled, over every sample (stop tokens included);
                                  // beam search: beam rows decoded
   int64_t steps = 0;             // decoding forwards after the prefill
@@ -123,6 +126,15 @@ struct GenerationCallbacks {
 // Throws ConfigError for invalid options, RunError for an empty prompt or an id outside the model's
 // vocabulary.
 std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>& prompt_ids,
+                                          const GenerationOptions& opts, const Tokenizer* tok,
+                                          const GenerationCallbacks& callbacks = {},
+                                          GenerationStats* stats = nullptr);
+
+// The same with a Decoder the caller keeps from one call to the next, so that a prompt that begins
+// like the last call's prompt and output reuses those cached positions (decoder.h: chat does this).
+// The decoder's model is used, and its use_cache decides (opts.use_cache is ignored). Beam search
+// does not reuse: it runs with its own decoder.
+std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<int32_t>& prompt_ids,
                                           const GenerationOptions& opts, const Tokenizer* tok,
                                           const GenerationCallbacks& callbacks = {},
                                           GenerationStats* stats = nullptr);

@@ -102,3 +102,34 @@ TEST(Chat, ReplyEndsAtEndToken) {
   EXPECT_TRUE(g.ids.empty());
   EXPECT_EQ(session.turns(), 0);  // an empty reply is not kept
 }
+
+TEST(Chat, LaterTurnsReuseTheConversationsCacheAndReplyAsAFreshCacheDoes) {
+  Tokenizer tok = tiny_tok();
+  ModelConfig cfg = random_gpt(tok.vocab_size())->config();
+  cfg.block_size = 160;
+  torch::manual_seed(5);
+  GPT model(cfg);
+  GenerationOptions o;
+  o.temperature = 0.0;
+  o.max_new_tokens = 6;
+  ChatSession kept(tok, cfg.block_size), fresh(tok, cfg.block_size);
+  const std::vector<std::string> users = {"the quick brown fox", "jumps over the lazy dog", "and then"};
+  for (size_t turn = 0; turn < users.size(); ++turn) {
+    SCOPED_TRACE(turn);
+    GenerationStats kept_stats, fresh_stats;
+    Generation k = chat_reply(model, kept, users[turn], o, nullptr, &kept_stats);
+    fresh.decoder(model, true).reset();  // the reference starts every turn from an empty cache
+    Generation f = chat_reply(model, fresh, users[turn], o, nullptr, &fresh_stats);
+    EXPECT_EQ(k.ids, f.ids);
+    EXPECT_EQ(k.text, f.text);
+    EXPECT_EQ(fresh_stats.cached_prompt_tokens, 0);
+    EXPECT_EQ(kept_stats.prompt_tokens + kept_stats.cached_prompt_tokens, fresh_stats.prompt_tokens);
+    if (turn == 0) {
+      EXPECT_EQ(kept_stats.cached_prompt_tokens, 0);
+    } else {
+      // At least the previous prompt is shared (<s> ... <|assistant|>), whatever the reply's re-encoding.
+      EXPECT_GT(kept_stats.cached_prompt_tokens, 4);
+      EXPECT_LT(kept_stats.prompt_tokens, fresh_stats.prompt_tokens);
+    }
+  }
+}
