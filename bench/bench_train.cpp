@@ -1,6 +1,7 @@
 // Training throughput of the real trainer (train_model, through `pretrain`) on random tokens.
 //
 //   build/bench_train [--config FILE] [key=value ...] [--warmup 5] [--steps 20] [--data DIR] [--json]
+//                     [--profile N]
 //
 // Writes a shard of uniformly random tokens into --data (once; bench/reference_pytorch.py reads the
 // same file), runs warmup + steps optimiser steps with evaluation and periodic checkpoints off, and
@@ -9,7 +10,8 @@
 // in this process, MFU against it, and the process's peak resident memory.
 //
 // Model and batch come from the config and overrides, as for `gptforge train`; bench/run.py passes
-// the sizes it compares.
+// the sizes it compares. --profile N prints the N ops with the most self time over the whole run
+// (its final evaluation and checkpoint included) to stderr: compare with reference_pytorch.py's.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <sys/resource.h>
@@ -22,6 +24,7 @@
 #include "data/dataset_meta.h"
 #include "data/shard.h"
 #include "model/accounting.h"
+#include "op_profile.h"
 #include "train/trainer.h"
 #include "util/config.h"
 #include "util/errors.h"
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   int64_t warmup = 5, steps = 20;
   bool json = false;
+  int profile_top = 0;
   app.add_option("-c,--config", config_path, "YAML config giving the model and batch (default: built-in defaults)");
   app.add_option("overrides", overrides, "Config overrides: section.key=value ...");
   app.add_option("--warmup", warmup, "Steps run before timing starts")->capture_default_str();
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_dir, "Where the random-token shard goes (reused when present)")->capture_default_str();
   app.add_option("--out", out_dir, "Checkpoint directory of the run (default: DATA/run)");
   app.add_flag("--json", json, "Print one JSON object instead of the text report");
+  app.add_option("--profile", profile_top, "Print the N ops with the most self time to stderr (0 = off)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -121,7 +126,13 @@ int main(int argc, char** argv) {
     TrainOptions opts;
     opts.force = true;
     opts.step_timings = &timings;
+    bench::OpProfile profile;
+    if (profile_top > 0) profile.start();
     TrainSummary summary = pretrain(cfg, opts);
+    if (profile_top > 0) {
+      profile.stop();
+      profile.report(stderr, profile_top);
+    }
     peaks.push_back(measure_matmul_gflops(device, peak_dtype, peak_n));
 
     std::vector<double> data, fwd, bwd, optim, total;

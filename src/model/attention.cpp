@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "model/batched_matmul.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
 
@@ -64,12 +65,12 @@ torch::Tensor causal_attention_blocked(const torch::Tensor& q, const torch::Tens
     auto qc = q_blocks[static_cast<size_t>(start / block)].reshape({B * Hkv, G * c, hd});
     // (No narrow over the whole extent, for the same reason.)
     auto kc = keys == S ? kg : kg.narrow(1, 0, keys), vc = keys == S ? vg : vg.narrow(1, 0, keys);
-    auto scores = torch::bmm(qc, kc.transpose(1, 2)).view({B * Hkv, G, c, keys});
+    auto scores = batched_matmul(qc, kc.transpose(1, 2)).view({B * Hkv, G, c, keys});
     if (c > 1) scores.masked_fill_(future_mask(causal_mask, c, keys, q.device()), -std::numeric_limits<double>::infinity());
     auto att = torch::softmax(scores, -1);
     if (probs) *probs = att;
     if (dropout_p > 0) att = torch::dropout(att, dropout_p, /*train=*/true);
-    outs.push_back(torch::bmm(att.view({B * Hkv, G * c, keys}), vc).view({B * Hkv, G, c, hd}));
+    outs.push_back(batched_matmul(att.view({B * Hkv, G * c, keys}), vc).view({B * Hkv, G, c, hd}));
   }
   return (outs.size() == 1 ? outs[0] : torch::cat(outs, 2)).view({B, H, T, hd});
 }

@@ -36,7 +36,7 @@ struct AttentionInputs {
 // explicit path below on 1.x.
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& causal_mask, double dropout_p);
-// Batched matmuls + masked softmax, with no copy of k/v for GQA (query heads of one group are
+// Batched matmuls (batched_matmul.h) + masked softmax, with no copy of k/v for GQA (query heads of one group are
 // stacked into the rows of one matmul). When `probs` is given it receives the attention
 // probabilities (B, n_head, T, S), before dropout. The same kernel as below with one block.
 torch::Tensor causal_attention_explicit(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
