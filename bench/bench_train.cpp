@@ -12,6 +12,7 @@
 // Model and batch come from the config and overrides, as for `gptforge train`; bench/run.py passes
 // the sizes it compares. --profile N prints the N ops with the most self time over the whole run
 // (its final evaluation and checkpoint included) to stderr: compare with reference_pytorch.py's.
+// Its step times then include the profiler's own cost (about 1 us per op): time without it.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <sys/resource.h>

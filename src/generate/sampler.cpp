@@ -119,9 +119,7 @@ std::string GenerationStats::summary() const {
 std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>& prompt_ids,
                                           const GenerationOptions& opts, const Tokenizer* tok,
                                           const GenerationCallbacks& callbacks, GenerationStats* stats) {
-  check_generation_inputs(prompt_ids, opts, tok);
-  if (opts.beam_width > 1) return beam_search(model, prompt_ids, opts, tok, callbacks, stats);
-  Decoder decoder(model, opts.use_cache);
+  Decoder decoder(model, opts.use_cache);  // holds no cache until started
   return generate_detailed(decoder, prompt_ids, opts, tok, callbacks, stats);
 }
 
