@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -89,16 +90,30 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
 }
 const char* attention_kernel_name() { return "scaled_dot_product_attention"; }
 #else
-torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               const torch::Tensor& causal_mask, double dropout_p) {
-  // GPTFORGE_ATTN_BLOCK sets the query block (0: the unblocked kernel), to measure one against the other.
+namespace {
+// The query block of causal_attention: 64, or GPTFORGE_ATTN_BLOCK (0: the unblocked kernel), to
+// measure one against the other.
+int64_t attention_block() {
   static const int64_t block = [] {
     const char* e = std::getenv("GPTFORGE_ATTN_BLOCK");
     return e ? std::atoll(e) : int64_t{64};
   }();
+  return block;
+}
+}  // namespace
+
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& causal_mask, double dropout_p) {
+  const int64_t block = attention_block();
   return causal_attention_blocked(q, k, v, causal_mask, dropout_p, block > 0 ? block : q.size(2));
 }
-const char* attention_kernel_name() { return "bmm + masked softmax"; }
+const char* attention_kernel_name() {
+  static const std::string name =
+      attention_block() > 0
+          ? "query blocks of " + std::to_string(attention_block()) + ": batched matmul + masked softmax"
+          : std::string("batched matmul + masked softmax (one block: GPTFORGE_ATTN_BLOCK=0)");
+  return name.c_str();
+}
 #endif
 
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {

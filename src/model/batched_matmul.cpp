@@ -111,6 +111,14 @@ bool batched_matmul_uses_blas(const torch::Tensor& a, const torch::Tensor& b) {
 #endif
 }
 
+const char* batched_matmul_backend() {
+#ifdef GPTFORGE_WITH_BLAS
+  return "BLAS sgemm, spread over the intra-op threads";
+#else
+  return "torch::bmm";
+#endif
+}
+
 torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
 #ifdef GPTFORGE_WITH_BLAS
   if (batched_matmul_uses_blas(a, b)) return BatchedMatmul::apply(a, b);

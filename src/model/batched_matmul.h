@@ -20,5 +20,7 @@ torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b);
 
 // Whether batched_matmul(a, b) takes the BLAS path for these operands (for tests and logs).
 bool batched_matmul_uses_blas(const torch::Tensor& a, const torch::Tensor& b);
+// What fp32 CPU products run on in this build, for `gptforge info`.
+const char* batched_matmul_backend();
 
 }  // namespace gptforge

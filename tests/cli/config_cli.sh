@@ -55,5 +55,6 @@ cmp -s "$tmp/schema.txt" "$tmp/doc_schema.txt" || fail "docs/config-schema.md is
 "$bin" info --threads 1 > "$tmp/info" || fail "info failed"
 grep -q "^blas  *OpenBLAS" "$tmp/info" || fail "info: BLAS is not OpenBLAS: $(grep blas "$tmp/info")"
 grep -Eq "^matmul fp32 +[0-9.]+ GFLOP/s" "$tmp/info" || fail "info: no matmul figure"
+grep -Eq "^attention +[a-z]" "$tmp/info" || fail "info: no attention kernel"
 grep -q "^threads *1 intra-op" "$tmp/info" || fail "info: --threads not applied"
 echo "config_cli: all checks passed"
