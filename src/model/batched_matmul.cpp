@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 
+#include <algorithm>
 #include <climits>
 
 #ifdef GPTFORGE_WITH_BLAS
@@ -15,6 +16,7 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
 namespace gptforge {
 namespace {
 
+#ifdef GPTFORGE_WITH_BLAS
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
@@ -41,7 +43,6 @@ bool layout_of(const torch::Tensor& x, Layout* out) {
   return false;
 }
 
-#ifdef GPTFORGE_WITH_BLAS
 // c = a @ b over the batch, c contiguous (batch, m, n). BLAS is column-major, so it computes
 // c^T = b^T a^T: a row-major operand is, to BLAS, its own transpose with no transposition flag.
 torch::Tensor blas_bmm(torch::Tensor a, torch::Tensor b) {
