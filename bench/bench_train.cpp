@@ -128,6 +128,9 @@ int main(int argc, char** argv) {
     opts.force = true;
     opts.step_timings = &timings;
     bench::OpProfile profile;
+    if (profile_top > 0 && !bench::OpProfile::kAvailable) {
+      throw ConfigError("--profile needs LibTorch 1.x (bench/op_profile.h); this is " TORCH_VERSION);
+    }
     if (profile_top > 0) profile.start();
     TrainSummary summary = pretrain(cfg, opts);
     if (profile_top > 0) {

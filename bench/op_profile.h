@@ -2,8 +2,15 @@
 // every op between start() and stop(), and report() lists the ops by self time (an op's time less
 // the ops it called), as PyTorch's key_averages() table does for bench/reference_pytorch.py
 // --profile, so the two sides can be read against each other.
+//
+// Built against LibTorch 1.x only (Debian's, where it was written and checked): the legacy profiler's
+// C++ API is internal and moves between releases, and a benchmark must not break the CUDA build.
+// Elsewhere kAvailable is false and bench_train refuses --profile.
 #pragma once
+#include <torch/version.h>
+#if TORCH_VERSION_MAJOR < 2
 #include <torch/csrc/autograd/profiler_legacy.h>
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -13,8 +20,10 @@
 
 namespace gptforge::bench {
 
+#if TORCH_VERSION_MAJOR < 2
 class OpProfile {
  public:
+  static constexpr bool kAvailable = true;
   void start() {
     namespace p = torch::autograd::profiler;
     p::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
@@ -68,5 +77,14 @@ class OpProfile {
   };
   std::map<std::string, Entry> ops_;
 };
+#else
+class OpProfile {
+ public:
+  static constexpr bool kAvailable = false;
+  void start() {}
+  void stop() {}
+  void report(FILE*, int) const {}
+};
+#endif
 
 }  // namespace gptforge::bench
