@@ -42,8 +42,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (threads > 0) torch::set_num_threads(threads);
   torch::NoGradGuard no_grad;
-  std::printf("%d threads, batched_matmul %s\n", torch::get_num_threads(),
-              batched_matmul_uses_blas(torch::ones({1, 1, 1}), torch::ones({1, 1, 1})) ? "through BLAS" : "= torch::bmm");
+  std::printf("%d threads, batched_matmul: %s\n", torch::get_num_threads(), batched_matmul_backend());
   struct Shape {
     const char* what;
     int64_t batch, m, k, n;

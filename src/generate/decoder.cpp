@@ -56,16 +56,16 @@ torch::Tensor Decoder::start(const std::vector<int32_t>& prompt, int64_t rows) {
   refills_ = 0;
   reused_tokens_ = reused;
   prompt_tokens_ = static_cast<int64_t>(keep) - reused;
+  window_.assign(1, std::move(window));
   torch::Tensor logits;
   if (reused > 0) {
     // The cache holds the shared positions: run only the rest, after them.
     torch::NoGradGuard no_grad;
     cache_.truncate(reused);
-    auto rest = torch::tensor(std::vector<int64_t>(window.begin() + reused, window.end()), torch::kLong);
-    window_.assign(1, std::move(window));
+    const auto& w = window_[0];
+    auto rest = torch::tensor(std::vector<int64_t>(w.begin() + reused, w.end()), torch::kLong);
     logits = last_position(model_->forward_cached(rest.unsqueeze(0).to(device_), cache_));
   } else {
-    window_.assign(1, std::move(window));
     logits = prefill();  // batch 1: the prompt is processed once
   }
   if (rows > 1) {
