@@ -204,6 +204,12 @@ NamedTensors load_hf_tensors(const std::string& dir) {
 
 ImportResult import_hf(const std::string& hf_dir, const std::string& out_dir, bool force) {
   fs::path d(hf_dir);
+  if (fs::is_regular_file(d)) {
+    const bool gguf = d.extension() == ".gguf";
+    throw UsageError(hf_dir + ": " + (gguf ? "a GGUF file" : "a file") +
+                     "; import reads a Hugging Face model directory (config.json, model.safetensors, tokenizer.model)" +
+                     (gguf ? ", not GGUF" : ""));
+  }
   if (!fs::is_directory(d)) throw DataError(hf_dir + ": no such directory (import reads a Hugging Face model directory)");
   const fs::path config_path = d / "config.json";
   if (!fs::exists(config_path)) throw DataError(config_path.string() + ": missing (not a Hugging Face model directory?)");

@@ -8,6 +8,8 @@
 #include <exception>
 #include <regex>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
 #include "data/corpus.h"
 #include "tokenizer/tokenizer.h"
@@ -18,6 +20,11 @@
 namespace gptforge {
 
 namespace {
+
+// sentencepiece 0.1 reports errors as its own util::Status, 0.2 as absl::Status: both have the same
+// constructor and codes.
+using SpStatus = std::decay_t<decltype(std::declval<const sentencepiece::SentenceIterator&>().status())>;
+using SpStatusCode = decltype(std::declval<const SpStatus&>().code());
 
 // Hands the corpus to sentencepiece one line at a time, without a temporary copy on disk. Errors
 // (an unreadable file, bad JSON) end the stream; train_tokenizer rethrows them afterwards.
@@ -30,9 +37,9 @@ class CorpusSentences : public sentencepiece::SentenceIterator {
   bool done() const override { return done_; }
   void Next() override { advance(); }
   const std::string& value() const override { return value_; }
-  sentencepiece::util::Status status() const override {
-    if (!error_) return sentencepiece::util::Status();
-    return sentencepiece::util::Status(sentencepiece::util::StatusCode::kInternal, "reading the corpus failed");
+  SpStatus status() const override {
+    if (!error_) return SpStatus();
+    return SpStatus(SpStatusCode::kInternal, "reading the corpus failed");
   }
 
   std::exception_ptr error() const { return error_; }
@@ -193,7 +200,7 @@ TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, int threads, uin
   std::string model;
   auto status = sentencepiece::SentencePieceTrainer::Train(args, &sentences, &model);
   if (sentences.error()) std::rethrow_exception(sentences.error());
-  if (!status.ok()) throw_training_error(status.message(), cfg);
+  if (!status.ok()) throw_training_error(std::string(status.message()), cfg);  // a string_view in 0.2
 
   // Check the layout every later stage relies on before writing anything.
   sentencepiece::SentencePieceProcessor sp;
