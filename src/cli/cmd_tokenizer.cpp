@@ -5,7 +5,7 @@
 
 #include "cli/app.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/trainer.h"
+#include "data/tokenizer_corpus.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/runtime.h"

@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <unistd.h>
 
-#include "generate/sampler.h"
 #include "tokenizer/tokenizer.h"
 #include "data/random.h"
+#include "model/eval_mode.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
@@ -19,6 +19,7 @@
 #include "util/log.h"
 #include "util/progress.h"
 #include "util/runtime.h"
+#include "util/units.h"
 
 namespace fs = std::filesystem;
 
@@ -51,17 +52,6 @@ class StopSignals {
   void (*old_term_)(int);
 };
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-std::string si(double v) {
-  if (v >= 1e9) return strprintf("%.2fG", v / 1e9);
-  if (v >= 1e6) return strprintf("%.2fM", v / 1e6);
-  if (v >= 1e3) return strprintf("%.1fk", v / 1e3);
-  return strprintf("%.0f", v);
-}
-
 // Micro-batches per optimiser step so that one step sees train.total_batch_tokens.
 int64_t accumulation_steps(const Config& cfg, int64_t world_size) {
   const int64_t per_micro = cfg.train.batch_size * cfg.model.block_size * world_size;
@@ -85,7 +75,7 @@ int64_t planned_steps(const TrainConfig& t, int64_t tokens_per_step) {
 }
 
 // Refuses to resume from a checkpoint whose model differs from the config.
-void check_resumable(const Config& cfg, const LoadedCheckpoint& ck) {
+void check_resumable(const Config& cfg, const StoredModel& ck) {
   auto diffs = config_differences(ck.config, cfg, "model");
   if (!diffs.empty()) {
     throw CheckpointError(ck.dir + ": checkpoint's model does not match the config (" + diffs.front() +
@@ -129,11 +119,10 @@ LossSum batch_loss(GPT& model, const DeviceBatch& b) {
 EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device device,
                     const std::string& precision, double bytes_per_token, Distributed* dist) {
   torch::NoGradGuard no_grad;
-  bool was_training = model->is_training();
-  model->eval();
   torch::Tensor sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
   torch::Tensor count = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
   {
+    EvalModeGuard eval_mode(model);
     AutocastGuard autocast(device, precision);
     for (const auto& b : batches) {
       LossSum ls = batch_loss(model, to_device(b, device));
@@ -141,7 +130,6 @@ EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device
       count += ls.count;
     }
   }
-  if (was_training) model->train();
   // Every rank evaluated its own batches: the totals are the sums over ranks.
   torch::Tensor totals = torch::stack({sum, count.to(torch::kFloat64)});
   if (dist) dist->all_reduce_sum(totals);
@@ -203,6 +191,7 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
   if (opts.resume) {
     LoadedCheckpoint ck = load_checkpoint(tc.out_dir);
     check_resumable(cfg, ck);
+    if (!ck.has_state) throw CheckpointError(ck.dir + ": has no trainer_state.json to resume from");
     if (ck.state.world_size != world_size) {
       throw CheckpointError(strprintf("%s: written by a run of %lld process(es), resumed with %lld; resume with the "
                                       "same number (gptforge launch --nproc %lld, or WORLD_SIZE=%lld)",
@@ -220,9 +209,9 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     data.set_state(state.loader_states.at(static_cast<size_t>(dist.rank())));
     set_cpu_rng_state(world_size > 1 ? state.rng_cpu_ranks.at(static_cast<size_t>(dist.rank())) : state.rng_cpu);
     say(strprintf("resumed %s at step %lld (%s tokens)", ck.dir.c_str(), (long long)state.step,
-                  si(static_cast<double>(state.tokens)).c_str()));
+                  format_si(static_cast<double>(state.tokens)).c_str()));
   } else if (!tc.init_from.empty()) {
-    LoadedCheckpoint init = load_checkpoint(tc.init_from);
+    StoredModel init = read_model(tc.init_from);
     check_resumable(cfg, init);
     load_weights(*model, init.weights, init.dir + "/model.safetensors");
     say("initialised weights from " + init.dir);
@@ -249,12 +238,12 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
   const double peak_flops = main ? measure_matmul_gflops(device, device.is_cuda() ? torch::kBFloat16 : torch::kFloat32,
                                                          device.is_cuda() ? 8192 : 1024) * 1e9
                                  : 1.0;
-  say(strprintf("model: %s parameters (%s without embeddings), %s FLOPs/token", si(model->num_params(true)).c_str(),
-                si(model->num_params(false)).c_str(), si(flops_per_tok).c_str()));
+  say(strprintf("model: %s parameters (%s without embeddings), %s FLOPs/token", format_si(model->num_params(true)).c_str(),
+                format_si(model->num_params(false)).c_str(), format_si(flops_per_tok).c_str()));
   std::string ranks = world_size > 1 ? strprintf(" x %lld processes", (long long)world_size) : "";
   say(strprintf("train: %s, %s, batch %lld x %lld tokens x %lld accumulation%s = %s tokens/step, %s steps",
                 device_description(device).c_str(), precision.c_str(), (long long)tc.batch_size,
-                (long long)cfg.model.block_size, (long long)accum, ranks.c_str(), si(tokens_per_step).c_str(),
+                (long long)cfg.model.block_size, (long long)accum, ranks.c_str(), format_si(tokens_per_step).c_str(),
                 total_steps ? std::to_string(total_steps).c_str() : "time-bounded"));
   if (dist.active()) say(strprintf("distributed: %lld processes over %s", (long long)world_size, dist.backend().c_str()));
   say(strprintf("peak matmul (measured now): %.1f GFLOP/s; out_dir: %s", peak_flops / 1e9, tc.out_dir.c_str()));
@@ -308,20 +297,11 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
     return best;
   };
 
-  // The periodic sample: a fixed prompt, a private seed, so it never shifts the training stream.
+  // The periodic sample (a hook: generating text is not the trainer's business).
   std::unique_ptr<Tokenizer> sample_tok;
-  if (tc.sample_interval > 0) sample_tok = std::make_unique<Tokenizer>(Tokenizer::from_serialized(data.tokenizer_model()));
-  auto print_sample = [&] {
-    GenerationOptions g = GenerationOptions::from_config(cfg.sample, static_cast<uint64_t>(cfg.run.seed));
-    g.max_new_tokens = tc.sample_tokens;
-    g.num_samples = 1;
-    g.beam_width = 1;
-    std::vector<int32_t> prompt = tc.sample_prompt.empty() ? std::vector<int32_t>{sample_tok->eos_id()}
-                                                           : encode_prompt(*sample_tok, tc.sample_prompt);
-    auto gens = generate_detailed(model, prompt, g, sample_tok.get());
-    log_info(strprintf("\nsample step %lld: %s%s", (long long)state.step, tc.sample_prompt.c_str(),
-                       gens.at(0).text.c_str()));
-  };
+  if (tc.sample_interval > 0 && opts.hooks.on_sample) {
+    sample_tok = std::make_unique<Tokenizer>(Tokenizer::from_serialized(data.tokenizer_model()));
+  }
 
   // Phase timings, when asked for: the device is synchronised at each boundary so that the split is true.
   using Clock = std::chrono::steady_clock;
@@ -426,7 +406,7 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
         record({{"step", state.step}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", norm.item<double>()},
                 {"tokens", state.tokens}, {"tokens_per_s", tok_s}, {"mfu", mfu}, {"elapsed_s", elapsed()}});
         progress.update(state.step, strprintf("loss %.4f lr %.2e %s tok/s mfu %.1f%%", last_loss, lr,
-                                              si(tok_s).c_str(), 100 * mfu));
+                                              format_si(tok_s).c_str(), 100 * mfu));
       }
       interval_start = std::chrono::steady_clock::now();
       interval_tokens = 0;
@@ -445,7 +425,9 @@ TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions&
         break;
       }
     }
-    if (main && tc.sample_interval > 0 && state.step % tc.sample_interval == 0) print_sample();
+    if (main && sample_tok && state.step % tc.sample_interval == 0) {
+      opts.hooks.on_sample(model, *sample_tok, state.step);
+    }
     if (tc.checkpoint_interval > 0 && state.step % tc.checkpoint_interval == 0 &&
         !(evaluated_best && tc.keep_best)) {
       checkpoint(false);

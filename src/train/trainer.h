@@ -6,12 +6,14 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "data/loader.h"
 #include "model/gpt.h"
+#include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
 #include "util/config.h"
@@ -41,6 +43,13 @@ struct StepTiming {
   double total = 0;      // the whole step, stop rules and logging included
 };
 
+// What the front end does at points of the run; each hook may be empty.
+struct TrainHooks {
+  // Every train.sample_interval steps, on rank 0: show what the model writes now. It must leave the
+  // training stream alone (its own RNG) and the model as it found it (training mode).
+  std::function<void(GPT& model, const Tokenizer& tok, int64_t step)> on_sample;
+};
+
 struct TrainOptions {
   bool resume = false;  // continue the run in train.out_dir from its latest checkpoint
   bool force = false;   // start over even though train.out_dir holds checkpoints
@@ -50,6 +59,7 @@ struct TrainOptions {
   std::shared_ptr<Distributed> dist;
   // When set, each step's StepTiming is appended here (what bench/bench_train reports).
   std::vector<StepTiming>* step_timings = nullptr;
+  TrainHooks hooks;
 };
 
 struct TrainSummary {
