@@ -171,6 +171,7 @@ TrainSummary finetune(Config cfg, const TrainOptions& opts_in) {
   require_keys(cfg, {"train.init_from", "sft.train_file"}, "gptforge sft");
   TrainOptions opts = opts_in;
   opts.kind = "sft";
+  opts.early_stop_patience = cfg.sft.early_stop_patience;
   if (!opts.dist) opts.dist = Distributed::from_environment(cfg.run);
   if (!opts.dist->is_main()) set_log_level(LogLevel::Quiet);  // rank 0 speaks for the run
   // The base model decides the architecture and the tokenizer: a fine-tune cannot change them.
