@@ -181,21 +181,13 @@ std::vector<Entry> entries(const ModelConfig& m, Family f) {
   return out;
 }
 
-torch::Tensor to_target(const torch::Tensor& t, TensorTransform tr, const ModelConfig& m) {
+// A transform on the way to the format (to_format) or back. The transpose is its own inverse.
+torch::Tensor transform(const torch::Tensor& t, TensorTransform tr, const ModelConfig& m, bool to_format) {
+  auto rope = to_format ? rope_halves_to_pairs : rope_pairs_to_halves;
   switch (tr) {
     case T::Transpose: return t.t().contiguous();
-    case T::RopeQ: return rope_halves_to_pairs(t, m.n_head);
-    case T::RopeK: return rope_halves_to_pairs(t, m.kv_heads());
-    case T::None: break;
-  }
-  return t;
-}
-
-torch::Tensor from_target(const torch::Tensor& t, TensorTransform tr, const ModelConfig& m) {
-  switch (tr) {
-    case T::Transpose: return t.t().contiguous();
-    case T::RopeQ: return rope_pairs_to_halves(t, m.n_head);
-    case T::RopeK: return rope_pairs_to_halves(t, m.kv_heads());
+    case T::RopeQ: return rope(t, m.n_head);
+    case T::RopeK: return rope(t, m.kv_heads());
     case T::None: break;
   }
   return t;
@@ -219,15 +211,17 @@ NamedTensors export_tensors(const ModelConfig& m, Family f, const NamedTensors& 
       }
       t = torch::cat(parts, 0);
     }
-    out.emplace_back(with_layer(target_name(*e.row, fmt), e.layer), to_target(t, target_transform(*e.row, fmt), m));
+    const TensorTransform tr = target_transform(*e.row, fmt);
+    out.emplace_back(with_layer(target_name(*e.row, fmt), e.layer), transform(t, tr, m, /*to_format=*/true));
   }
   return out;
 }
 
-// The format's tensors -> gptforge parameters. `prefix` is prepended to every target name; with
-// `strict`, a tensor that no row reads (nor `ignorable` accepts) is an error.
-NamedTensors import_tensors(const ModelConfig& m, Family f, const NamedTensors& t, Format fmt, const std::string& origin,
-                            const std::string& strip, bool strict,
+// The format's tensors -> gptforge parameters. `strip` is removed from the front of every target
+// name that starts with it; with `strict`, a tensor that no row reads (nor `ignorable` accepts) is
+// an error.
+NamedTensors import_tensors(const ModelConfig& m, Family f, const NamedTensors& t, Format fmt,
+                            const std::string& origin, const std::string& strip, bool strict,
                             const std::function<bool(const std::string&)>& ignorable) {
   std::set<std::string> used;
   NamedTensors out;
@@ -235,7 +229,7 @@ NamedTensors import_tensors(const ModelConfig& m, Family f, const NamedTensors& 
     std::string name = with_layer(target_name(*e.row, fmt), e.layer);
     if (!strip.empty() && name.rfind(strip, 0) == 0) name = name.substr(strip.size());
     used.insert(name);
-    torch::Tensor x = from_target(need(t, name, origin).detach(), target_transform(*e.row, fmt), m);
+    torch::Tensor x = transform(need(t, name, origin).detach(), target_transform(*e.row, fmt), m, /*to_format=*/false);
     if (e.row->parts > 1) {
       // A fused tensor: d_model rows per part along dim 0 (GPT-2's q, k and v).
       const int64_t c = m.d_model, n = e.row->parts;
@@ -276,7 +270,9 @@ NamedTensors hf_to_gptforge(const ModelConfig& m, Family f, const NamedTensors& 
     // A saved copy of a tied head; GPT-2's causal-mask buffers; rotary inverse frequencies that old
     // transformers versions saved: none of them is a weight.
     if (n == "lm_head.weight") return f == Family::Gpt2 || m.tie_embeddings;
-    if (f == Family::Gpt2) return n.find(".attn.bias") != std::string::npos || n.find(".attn.masked_bias") != std::string::npos;
+    if (f == Family::Gpt2) {
+      return n.find(".attn.bias") != std::string::npos || n.find(".attn.masked_bias") != std::string::npos;
+    }
     return n.find("rotary_emb.inv_freq") != std::string::npos;
   };
   return import_tensors(m, f, hf, Format::Hf, origin, strip, /*strict=*/true, ignorable);
