@@ -37,7 +37,7 @@ void register_eval(CLI::App& app) {
     torch::Device device = resolve_device(cfg.run.device);
     std::vector<TaskEvalResult> results;
     for (const auto& path : args->checkpoints) {
-      InferenceModel m = load_inference_model(path, device);
+      LoadedModel m = load_model(path, device);
       log_info("evaluating " + describe(m) + " on " + std::to_string(examples.size()) + " examples");
       results.push_back(evaluate_tasks(m, examples, cfg.sample.max_new_tokens));
       for (const auto& f : results.back().failures) log_info("  miss: " + f);

@@ -7,7 +7,7 @@
 #include "data/instruct.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/trainer.h"
+#include "data/tokenizer_corpus.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/runtime.h"

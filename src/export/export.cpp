@@ -5,15 +5,16 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/loaded_model.h"
 #include "export/gguf_export.h"
 #include "export/hf_export.h"
-#include "export/staging.h"
 #include "export/tensor_mapping.h"
 #include "model/gpt.h"
 #include "tokenizer/tokenizer.h"
-#include "train/checkpoint.h"
 #include "util/errors.h"
 #include "util/files.h"
+#include "util/staging.h"
 
 namespace fs = std::filesystem;
 
@@ -95,17 +96,14 @@ ExportResult export_checkpoint(const std::string& checkpoint, const ExportOption
   const torch::ScalarType dtype = export_dtype(opts.dtype);
   if (opts.out.empty()) throw UsageError("export needs an output path (--out or export.out)");
 
-  LoadedCheckpoint ck = load_checkpoint(checkpoint);
-  Tokenizer tok = Tokenizer::from_serialized(ck.tokenizer_model, ck.dir + "/tokenizer.model");
-  ModelConfig m = ck.config.model;
-  if (m.vocab_size == 0) m.vocab_size = tok.vocab_size();
+  LoadedModel ck = load_model(checkpoint, torch::kCPU);
+  const Tokenizer& tok = ck.tokenizer;
+  const ModelConfig& m = ck.config.model;
 
   // Refusals come before anything is written.
   const Family family = expressible_family(m, opts.format);
   StagedOutput out(opts.out, /*is_directory=*/opts.format == "hf", opts.force, "export.out");
-
-  GPT model(m);
-  load_weights(*model, ck.weights, ck.dir + "/model.safetensors");
+  GPT& model = ck.model;
   NamedTensors params = model_tensors(*model);
 
   ExportResult r;

@@ -3,10 +3,10 @@
 #include <filesystem>
 #include <set>
 
+#include "checkpoint/checkpoint.h"
 #include "export/export.h"
 #include "model/gpt.h"
 #include "tokenizer/tokenizer.h"
-#include "train/checkpoint.h"
 #include "util/errors.h"
 #include "util/files.h"
 #include "util/log.h"
@@ -253,14 +253,10 @@ ImportResult import_hf(const std::string& hf_dir, const std::string& out_dir, bo
   if (fs::exists(out_dir) && !fs::is_empty(out_dir) && !force) {
     throw UsageError("import --out '" + out_dir + "' already exists and is not empty: pass --force to write into it");
   }
-  CheckpointContents c;
-  c.model = model.get();
-  c.config = &cfg;
-  c.tokenizer_model = tok.serialized();
-  c.state.kind = "pretrain";
-  c.state.rng_cpu = cpu_rng_state();
+  // A model artifact only: an import starts runs (train.init_from), it has no training to resume.
   ImportResult r;
-  r.checkpoint = save_checkpoint(out_dir, c, /*is_best=*/false, /*keep_last=*/1);
+  r.checkpoint = save_model(out_dir, ModelArtifact{model.get(), &cfg, tok.serialized(), /*step=*/0},
+                            /*is_best=*/false, /*keep_last=*/1);
   r.architecture = spec.architecture;
   r.tensors = static_cast<int64_t>(weights.tensors.size());
   r.model = spec.model;

@@ -13,19 +13,10 @@
 #include "generate/stop_strings.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/units.h"
 
 namespace gptforge {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-std::string rate(double v) {
-  if (v >= 1e6) return strprintf("%.2fM", v / 1e6);
-  if (v >= 1e3) return strprintf("%.1fk", v / 1e3);
-  return strprintf("%.0f", v);
-}
 
 // One id per row of logits (B, N), (B) int64 on the logits' device: an inverse-CDF draw. The
 // uniforms come from the private CPU generator (B numbers per step cross to the device), so a seed
@@ -111,8 +102,8 @@ std::string GenerationStats::summary() const {
   return strprintf("prompt: %lld tokens%s in %.3f s (%s tok/s); generation: %lld tokens in %.3f s (%s tok/s)%s",
                    (long long)prompt_tokens,
                    cached_prompt_tokens ? strprintf(" (+%lld cached)", (long long)cached_prompt_tokens).c_str() : "",
-                   prompt_seconds, rate(prompt_tokens_per_s()).c_str(),
-                   (long long)generated_tokens, generate_seconds, rate(tokens_per_s()).c_str(),
+                   prompt_seconds, format_si(prompt_tokens_per_s()).c_str(),
+                   (long long)generated_tokens, generate_seconds, format_si(tokens_per_s()).c_str(),
                    refills ? strprintf(", %lld context slides", (long long)refills).c_str() : "");
 }
 

@@ -83,6 +83,8 @@ fi
 "$BIN" prepare --config "$SRC/configs/brown-data.yaml" data.inputs=corpus data.tokenizer=tok/bpe.model \
   data.out_dir=killed run.progress=off >/dev/null
 [[ -f killed/meta.json ]] || fail "prepare after a killed run did not finish"
-if compgen -G "killed.*" >/dev/null; then fail "leftovers of the killed run: $(echo killed.*)"; fi
+if compgen -G "killed.*" >/dev/null || compgen -G ".killed.*" >/dev/null; then
+  fail "leftovers of the killed run: $(ls -a)"
+fi
 
 echo "ok"
