@@ -27,6 +27,8 @@ std::string rate(double v) {
   return strprintf("%.0f", v);
 }
 
+}  // namespace
+
 // One id per row of logits (B, N), (B) int64 on the logits' device: an inverse-CDF draw. The
 // uniforms come from the private CPU generator (B numbers per step cross to the device), so a seed
 // gives the same draws on every device.
@@ -58,6 +60,8 @@ torch::Tensor next_tokens(torch::Tensor logits, const GenerationOptions& opts, a
   torch::Tensor pick = draw(logits, gen);
   return columns.defined() ? columns.gather(1, pick.unsqueeze(1)).squeeze(1) : pick;
 }
+
+namespace {
 
 // A row of the batch that is still generating.
 struct Row {
