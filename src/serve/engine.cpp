@@ -154,7 +154,6 @@ std::shared_ptr<JobState> BatchEngine::submit(EngineJob job) {
 EngineStats BatchEngine::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   EngineStats s = stats_;
-  s.running = slots_in_use_;
   s.waiting = static_cast<int64_t>(queue_.size());
   return s;
 }
@@ -170,6 +169,7 @@ void BatchEngine::loop() {
       // Jobs join in arrival order while their choices fit (a large job is not overtaken).
       while (!queue_.empty() && max_batch_ - slots_in_use_ >= queue_.front()->job.n) {
         slots_in_use_ += queue_.front()->job.n;
+        stats_.running += queue_.front()->job.n;
         admitted.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -315,6 +315,7 @@ void BatchEngine::finish(Row& r, const std::string& reason) {
     // The counters first, so that a client that sees its job end sees them counted. Only this
     // thread ends choices, so the job's count of finished ones is stable here.
     std::lock_guard<std::mutex> lock(mu_);
+    --stats_.running;
     if (reason == "cancelled") ++stats_.cancelled;
     if (reason == "timeout") ++stats_.timed_out;
     if (r.state->finished() + 1 == r.state->n()) ++stats_.completed;

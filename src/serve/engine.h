@@ -97,7 +97,7 @@ class JobState {
 };
 
 struct EngineStats {
-  int64_t running = 0;         // choices in slots now
+  int64_t running = 0;         // choices admitted and not finished
   int64_t waiting = 0;         // jobs in the queue
   int64_t completed = 0;       // jobs finished (any reason)
   int64_t cancelled = 0;       // choices ended because their client went away
