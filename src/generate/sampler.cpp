@@ -31,6 +31,8 @@ torch::Tensor draw(const torch::Tensor& logits, at::Generator& gen) {
   return torch::searchsorted(cdf, target).squeeze(1).clamp_max(n - 1);
 }
 
+}  // namespace
+
 // The next id of each row from the penalised logits (B, V): argmax when greedy, else temperature,
 // top-k, top-p, min-p (each only when on), then a draw. top-k keeps just the k best columns, so the
 // later filters and the draw work on (B, k) instead of the whole vocabulary: the same distribution
@@ -49,6 +51,8 @@ torch::Tensor next_tokens(torch::Tensor logits, const GenerationOptions& opts, a
   torch::Tensor pick = draw(logits, gen);
   return columns.defined() ? columns.gather(1, pick.unsqueeze(1)).squeeze(1) : pick;
 }
+
+namespace {
 
 // A row of the batch that is still generating.
 struct Row {
