@@ -102,8 +102,8 @@ TEST(ServeApi, StreamingSendsChunksWhoseTextAddsUpThenUsageThenDone) {
     if (!c["choices"][0]["finish_reason"].is_null()) finish = c["choices"][0]["finish_reason"];
   }
   json whole = f.post_json("/v1/completions", {{"prompt", "the quick"}, {"max_tokens", 12}, {"temperature", 0}});
-  EXPECT_EQ(text, whole["choices"][0]["text"]);
-  EXPECT_EQ(finish, whole["choices"][0]["finish_reason"]);
+  EXPECT_EQ(text, whole["choices"][0]["text"].get<std::string>());
+  EXPECT_EQ(finish, whole["choices"][0]["finish_reason"].get<std::string>());
   EXPECT_EQ(usage_chunk["usage"], whole["usage"]);
   // One logprobs entry per generated token (the end token has none).
   const int64_t completion = whole["usage"]["completion_tokens"];
