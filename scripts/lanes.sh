@@ -61,7 +61,8 @@ in_chroot() {
   mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
   chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb CI="${CI:-}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    CCACHE_DIR=/lane/ccache DEBIAN_FRONTEND=noninteractive bash -c "$*"
+    CCACHE_DIR=/lane/ccache DEBIAN_FRONTEND=noninteractive NODE_EXTRA_CA_CERTS=/lane/host-ca-certificates.crt \
+    bash -c "$*"
 }
 
 # ensure_chroot NAME SUITE COMPONENTS PACKAGES...: $cache/NAME holds SUITE with PACKAGES installed.
@@ -122,6 +123,10 @@ cudnn_stand_in() {
 # chroot. Files keep their times, so unchanged sources stay built; ccache covers a fresh clone.
 sync_source() {
   local dest=$1/gptforge
+  # The network as the host sees it: its resolver and the certificate authorities it trusts (a
+  # machine behind a TLS-inspecting proxy adds its own, which npm inside the chroot needs too).
+  cp /etc/resolv.conf "$1/etc/resolv.conf"
+  [[ -f /etc/ssl/certs/ca-certificates.crt ]] && cp /etc/ssl/certs/ca-certificates.crt "$1/lane/host-ca-certificates.crt"
   rm -rf --one-file-system "$dest"
   mkdir -p "$dest"
   (cd "$root" && git ls-files -z --cached --others --exclude-standard |
