@@ -6,7 +6,10 @@
 # sentencepiece linked with -Wl,--exclude-libs,ALL keeps its protobuf private.
 #
 # Idempotent: does nothing when the prefix already holds the libraries.
-# Usage: scripts/build_sentencepiece.sh [PREFIX]   (default: .deps/sentencepiece in the repository)
+# Usage: scripts/build_sentencepiece.sh [PREFIX [WORKDIR]]
+#   PREFIX: where it installs (default: .deps/sentencepiece in the repository)
+#   WORKDIR: where the source package is unpacked and built (default: .deps/sentencepiece-src; the
+#   lanes keep it outside the copy of the repository that each run replaces)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 prefix=${1:-$root/.deps/sentencepiece}
@@ -15,7 +18,7 @@ if [[ -f $prefix/lib/libsentencepiece.a && -f $prefix/lib/libsentencepiece_train
   exit 0
 fi
 
-work=$root/.deps/sentencepiece-src
+work=${2:-$root/.deps/sentencepiece-src}
 mkdir -p "$work"
 cd "$work"
 if ! ls -d sentencepiece-*/ >/dev/null 2>&1; then

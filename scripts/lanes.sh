@@ -32,7 +32,7 @@ sid_packages=("${build_packages[@]}" libsentencepiece-dev libabsl-dev libgloo-de
   python3-gguf llama.cpp-tools
   chromium nodejs npm)  # the server's browser and npm `openai` client tests
 # libtorch-cuda conflicts with libgloo-dev: its Gloo headers come from libgloo-cuda-dev.
-trixie_packages=("${build_packages[@]}" libsentencepiece-dev libgloo-cuda-dev libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev g++-13)
+trixie_packages=("${build_packages[@]}" libgloo-cuda-dev libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev g++-13)
 
 log() { echo "lanes: $*"; }
 die() { echo "lanes: error: $*" >&2; exit 2; }
@@ -134,14 +134,27 @@ sync_source() {
     tar --null -T - -cf -) | tar -xf - -C "$dest"
 }
 
-# Builds gptforge inside a chroot into /lane/build. Debian's sentencepiece links the system protobuf
-# from trixie on, so its shared library is used there (bookworm needs the static build: README).
+# Builds gptforge inside a chroot into /lane/build, with the CMake arguments given.
 build_in_chroot() {
   local dir=$1 cmake_args=${2:-}
   in_chroot "$dir" "set -e; cd /gptforge
-    cmake -S . -B /lane/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPTFORGE_SENTENCEPIECE=system $cmake_args >/dev/null
+    cmake -S . -B /lane/build -G Ninja -DCMAKE_BUILD_TYPE=Release $cmake_args >/dev/null
     ninja -C /lane/build -k 0 -j\$(nproc)
     ccache -s | grep -iE 'hits|misses' | head -n 3 || true"
+}
+
+# trixie's libsentencepiece.so, like bookworm's, carries and exports its own protobuf-lite, which
+# clashes with LibTorch's libprotobuf.so.32: the CUDA build crashed before main(). So the CUDA lane
+# links sentencepiece statically, as the main build does, from the same source package (bookworm's
+# 0.1.97, unpacked in the clone by scripts/build_sentencepiece.sh; the mirror does not serve
+# trixie's source pool). It is built once per chroot, into /lane/sentencepiece.
+static_sentencepiece_in_chroot() {
+  local dir=$1 host_src=$root/.deps/sentencepiece-src
+  [[ -f $dir/lane/sentencepiece/lib/libsentencepiece.a ]] && return 0
+  ls -d "$host_src"/sentencepiece-*/ >/dev/null 2>&1 || bash "$root/scripts/build_sentencepiece.sh" || return 1
+  mkdir -p "$dir/lane/sentencepiece-src"
+  (cd "$host_src" && tar --exclude='build-*' -cf - sentencepiece-*/) | tar -xf - -C "$dir/lane/sentencepiece-src"
+  in_chroot "$dir" "bash /gptforge/scripts/build_sentencepiece.sh /lane/sentencepiece /lane/sentencepiece-src"
 }
 
 run_ctest() {
@@ -152,7 +165,8 @@ lane_sid() {
   local dir=$cache/sid
   ensure_chroot sid sid main "${sid_packages[@]}" || return 1
   sync_source "$dir"
-  build_in_chroot "$dir" || return 1
+  # sid's libsentencepiece links the system protobuf, the one LibTorch uses: the shared library works.
+  build_in_chroot "$dir" -DGPTFORGE_SENTENCEPIECE=system || return 1
   in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
   grep -qE "^libtorch +2\." "$dir/lane/info.txt" || { log "sid: gptforge info names no LibTorch 2.x"; return 1; }
   grep -q "scaled_dot_product_attention" "$dir/lane/info.txt" ||
@@ -166,7 +180,9 @@ lane_cuda() {
   sync_source "$dir"
   # CUDA 12.4's nvcc takes GCC 13 at the most; LibTorch's CMake files check the CUDA toolchain. -O1:
   # this build proves that everything compiles and links, and its tests time nothing.
-  build_in_chroot "$dir" "-DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-13 '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG'" || return 1
+  static_sentencepiece_in_chroot "$dir" || return 1
+  build_in_chroot "$dir" "-DGPTFORGE_SENTENCEPIECE=static -DSENTENCEPIECE_ROOT=/lane/sentencepiece \
+    -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-13 '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG'" || return 1
   in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
   grep -qE "^cuda build +yes" "$dir/lane/info.txt" || { log "cuda: gptforge info does not say it was built with CUDA"; return 1; }
   run_ctest "$dir"

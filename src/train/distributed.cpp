@@ -4,14 +4,18 @@
 #include <dlfcn.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include <c10/util/Logging.h>
@@ -45,6 +49,30 @@ namespace gptforge {
 // ---- The environment ----------------------------------------------------------------------------
 
 namespace {
+
+// Gloo (from the 2.x releases Debian ships) writes "[gloo/transport/tcp/context.cc:243] INFO Rank 0
+// is connected to 1 peer ranks..." straight to std::cerr while the process group connects. That
+// breaks the promise of one line per error on stderr, so while the group is made, std::cerr is
+// captured and only what is not Gloo's INFO chatter is passed on (its warnings and errors are).
+class GlooInfoFilter {
+ public:
+  GlooInfoFilter() : saved_(std::cerr.rdbuf(captured_.rdbuf())) {}
+  ~GlooInfoFilter() {
+    std::cerr.rdbuf(saved_);
+    std::istringstream lines(captured_.str());
+    for (std::string line; std::getline(lines, line);) {
+      bool gloo_info = line.rfind("[", 0) == 0 && line.find("gloo/") != std::string::npos &&
+                       line.find("] INFO ") != std::string::npos;
+      if (!gloo_info) std::cerr << line << "\n";
+    }
+  }
+  GlooInfoFilter(const GlooInfoFilter&) = delete;
+  GlooInfoFilter& operator=(const GlooInfoFilter&) = delete;
+
+ private:
+  std::ostringstream captured_;
+  std::streambuf* saved_;
+};
 
 // A whole non-negative decimal number, or -1.
 int64_t parse_count(const std::string& s) {
@@ -181,6 +209,38 @@ std::string local_address_towards(const std::string& host, int port) {
   return out;
 }
 
+// Why nothing at host:port accepts a TCP connection within `wait` ("" when something does; the
+// connection is closed at once). Ranks other than 0 ask this before making the store's client: that client retries
+// a refused connection itself, with a back-off that can outlast run.dist_timeout on a busy machine,
+// which turned "nobody listens" into the vaguer "no complete answer".
+std::string connection_refusal(const std::string& host, int port, std::chrono::milliseconds wait) {
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (gai != 0 || !res) return std::string("cannot resolve ") + host + ": " + gai_strerror(gai);
+  std::string why;
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    why = std::strerror(errno);
+  } else if (::connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+    if (errno != EINPROGRESS) {
+      why = std::strerror(errno);
+    } else {
+      pollfd p{fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof(err);
+      if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(wait.count(), 1))) != 1) {
+        why = "no answer to a TCP connection";
+      } else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        why = std::strerror(err ? err : errno);
+      }
+    }
+  }
+  if (fd >= 0) ::close(fd);
+  freeaddrinfo(res);
+  return why;
+}
+
 }  // namespace
 
 struct Distributed::Impl {
@@ -295,6 +355,12 @@ void Distributed::Impl::start_up(const DistEnv& env, torch::Device device) {
   // its back-off delay (about a second) is left; retried here until the deadline.
   while (!store) {
     try {
+      if (env.rank != 0) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        std::string refused = connection_refusal(env.master_addr, env.master_port,
+                                                 std::min(left, std::chrono::milliseconds(1000)));
+        if (!refused.empty()) throw std::runtime_error(refused);
+      }
       store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     } catch (const std::exception& e) {
       const std::string raw = one_line(e.what());
@@ -358,6 +424,7 @@ void Distributed::Impl::start_up(const DistEnv& env, torch::Device device) {
     } else {
       opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }
+    GlooInfoFilter quiet_gloo;
     group = std::make_unique<GroupOf<c10d::ProcessGroupGloo>>(
         c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, env.rank, env.world_size, opts), true);
   });
