@@ -32,7 +32,7 @@ sid_packages=("${build_packages[@]}" libsentencepiece-dev libabsl-dev libgloo-de
   python3-gguf llama.cpp-tools
   chromium nodejs npm)  # the server's browser and npm `openai` client tests
 # libtorch-cuda conflicts with libgloo-dev: its Gloo headers come from libgloo-cuda-dev.
-trixie_packages=("${build_packages[@]}" libgloo-cuda-dev libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev g++-13)
+trixie_packages=("${build_packages[@]}" libopenblas0-openmp libgloo-cuda-dev libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev g++-13)
 
 log() { echo "lanes: $*"; }
 die() { echo "lanes: error: $*" >&2; exit 2; }
@@ -169,6 +169,7 @@ lane_sid() {
   build_in_chroot "$dir" -DGPTFORGE_SENTENCEPIECE=system || return 1
   in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
   grep -qE "^libtorch +2\." "$dir/lane/info.txt" || { log "sid: gptforge info names no LibTorch 2.x"; return 1; }
+  grep -qE "^blas +OpenBLAS" "$dir/lane/info.txt" || { log "sid: gptforge info names no OpenBLAS"; return 1; }
   grep -q "scaled_dot_product_attention" "$dir/lane/info.txt" ||
     { log "sid: gptforge info does not name scaled_dot_product_attention"; return 1; }
   run_ctest "$dir"
@@ -185,6 +186,7 @@ lane_cuda() {
     -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-13 '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG'" || return 1
   in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
   grep -qE "^cuda build +yes" "$dir/lane/info.txt" || { log "cuda: gptforge info does not say it was built with CUDA"; return 1; }
+  grep -qE "^blas +OpenBLAS" "$dir/lane/info.txt" || { log "cuda: gptforge info names no OpenBLAS (its CPU tests would crawl)"; return 1; }
   run_ctest "$dir"
 }
 

@@ -56,6 +56,7 @@ BlasInfo blas_info() {
     if (slash == std::string::npos) continue;
     std::string path = line.substr(slash);
     std::string name = path.substr(path.rfind('/') + 1);
+    if (name.rfind("libcublas", 0) == 0) continue;  // a CUDA build also maps cuBLAS: the CPU's BLAS is meant
     if (name.find("blas") != std::string::npos || name.find("mkl_rt") != std::string::npos) {
       info.library = path;
       break;
