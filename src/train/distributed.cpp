@@ -15,7 +15,8 @@
 #include <cstring>
 #include <iostream>
 #include <mutex>
-#include <sstream>
+#include <streambuf>
+#include <string_view>
 #include <thread>
 
 #include <c10/util/Logging.h>
@@ -51,28 +52,33 @@ namespace gptforge {
 namespace {
 
 // Gloo (from the 2.x releases Debian ships) writes "[gloo/transport/tcp/context.cc:243] INFO Rank 0
-// is connected to 1 peer ranks..." straight to std::cerr while the process group connects. That
-// breaks the promise of one line per error on stderr, so while the group is made, std::cerr is
-// captured and only what is not Gloo's INFO chatter is passed on (its warnings and errors are).
-class GlooInfoFilter {
+// is connected to 1 peer ranks..." straight to std::cerr when ranks connect, which breaks the promise
+// of one line per error on stderr. Gloo builds each message whole and writes it with one `<<`, so a
+// filter on std::cerr's buffer drops exactly those writes and passes everything else on. It is put in
+// place once per process and stays (ranks in threads of one process share std::cerr; swapping the
+// buffer per process group raced between them).
+class GlooInfoFilterBuf : public std::streambuf {
  public:
-  GlooInfoFilter() : saved_(std::cerr.rdbuf(captured_.rdbuf())) {}
-  ~GlooInfoFilter() {
-    std::cerr.rdbuf(saved_);
-    std::istringstream lines(captured_.str());
-    for (std::string line; std::getline(lines, line);) {
-      bool gloo_info = line.rfind("[", 0) == 0 && line.find("gloo/") != std::string::npos &&
-                       line.find("] INFO ") != std::string::npos;
-      if (!gloo_info) std::cerr << line << "\n";
-    }
+  explicit GlooInfoFilterBuf(std::streambuf* out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::string_view text(s, static_cast<size_t>(n));
+    bool gloo_info = !text.empty() && text.front() == '[' && text.find("gloo/") != std::string_view::npos &&
+                     text.find("] INFO ") != std::string_view::npos;
+    return gloo_info ? n : out_->sputn(s, n);
   }
-  GlooInfoFilter(const GlooInfoFilter&) = delete;
-  GlooInfoFilter& operator=(const GlooInfoFilter&) = delete;
+  int overflow(int c) override { return c == traits_type::eof() ? 0 : out_->sputc(static_cast<char>(c)); }
+  int sync() override { return out_->pubsync(); }
 
  private:
-  std::ostringstream captured_;
-  std::streambuf* saved_;
+  std::streambuf* out_;
 };
+
+void filter_gloo_info_from_stderr() {
+  static std::once_flag once;
+  std::call_once(once, [] { std::cerr.rdbuf(new GlooInfoFilterBuf(std::cerr.rdbuf())); });  // never freed: used until exit
+}
 
 // A whole non-negative decimal number, or -1.
 int64_t parse_count(const std::string& s) {
@@ -424,7 +430,7 @@ void Distributed::Impl::start_up(const DistEnv& env, torch::Device device) {
     } else {
       opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }
-    GlooInfoFilter quiet_gloo;
+    filter_gloo_info_from_stderr();
     group = std::make_unique<GroupOf<c10d::ProcessGroupGloo>>(
         c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, env.rank, env.world_size, opts), true);
   });
