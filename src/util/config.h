@@ -295,6 +295,20 @@ struct SampleConfig {
   }
 };
 
+struct EvalConfig {
+  int64_t stride = 0;
+  int64_t batch_size = 8;
+
+  template <class V>
+  void fields(V& v) {
+    v("stride", stride,
+      "eval --text: tokens between the starts of consecutive windows of model.block_size tokens; each window "
+      "scores only the tokens no earlier window scored (0 = the context length: no overlap)",
+      Range{0, 1 << 20});
+    v("batch_size", batch_size, "eval --text: windows scored per forward pass (bounds memory)", Range{1, 1 << 16});
+  }
+};
+
 struct ExportConfig {
   std::string format = "hf";
   std::string dtype = "f32";
@@ -319,6 +333,7 @@ struct Config {
   TrainConfig train;
   SftConfig sft;
   SampleConfig sample;
+  EvalConfig eval;
   ExportConfig export_;  // `export` is a C++ keyword
 
   template <class V>
@@ -330,6 +345,7 @@ struct Config {
     v.section("train", train, "Pretraining loop (also the optimiser and checkpoints of sft)");
     v.section("sft", sft, "Supervised fine-tuning data");
     v.section("sample", sample, "Sampling, chat and eval decoding");
+    v.section("eval", eval, "Perplexity and bits per byte on text (eval --text)");
     v.section("export", export_, "Export to Hugging Face or GGUF");
   }
 };
