@@ -18,6 +18,8 @@ packages=(
   python3 python3-torch python3-matplotlib
   bc                      # tests/cli/distributed.sh times the timeouts with it
   npm
+  libcpp-httplib-dev      # gptforge serve's HTTP server
+  chromium curl           # tests/cli/serve*.sh: the chat page in a headless browser, the API with curl
 )
 if [[ ${GPTFORGE_SKIP_APT:-0} != 1 ]]; then
   missing=()

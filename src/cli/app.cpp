@@ -49,6 +49,7 @@ int run(int argc, char** argv) {
   register_export(app);
   register_import(app);
   register_launch(app);
+  register_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

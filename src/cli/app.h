@@ -41,5 +41,6 @@ void register_probe(CLI::App& app);
 void register_export(CLI::App& app);
 void register_import(CLI::App& app);
 void register_launch(CLI::App& app);
+void register_serve(CLI::App& app);
 
 }  // namespace gptforge::cli

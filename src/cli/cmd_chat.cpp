@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include "checkpoint/loaded_model.h"
 #include "cli/app.h"
 #include "cli/generate_options.h"
 #include "generate/chat.h"
-#include "generate/inference_model.h"
 #include "util/log.h"
 #include "util/runtime.h"
 
@@ -45,7 +45,7 @@ void run_chat(const ChatArgs& args) {
     opts.num_samples = 1;
   }
   opts.validate();
-  InferenceModel m = load_inference_model(args.checkpoint, resolve_device(cfg.run.device));
+  LoadedModel m = load_model(args.checkpoint, resolve_device(cfg.run.device));
   require_chat_tokens(m.tokenizer, m.dir + "/tokenizer.model");
   const std::string system = args.system_option->count() > 0 ? args.system : cfg.sample.system;
   ChatSession session(m.tokenizer, m.config.model.block_size, system);

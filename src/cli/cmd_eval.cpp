@@ -53,7 +53,7 @@ void eval_text(const Config& cfg, const std::vector<std::string>& checkpoints, c
   const torch::Device device = resolve_device(cfg.run.device);
   std::vector<TextEvalResult> results;
   for (const auto& path : checkpoints) {
-    InferenceModel m = load_inference_model(path, device);
+    LoadedModel m = load_model(path, device);
     log_info("evaluating " + describe(m));
     results.push_back(evaluate_text(m, text, opts));
   }
@@ -119,7 +119,7 @@ void register_eval(CLI::App& app) {
     torch::Device device = resolve_device(cfg.run.device);
     std::vector<TaskEvalResult> results;
     for (const auto& path : args->checkpoints) {
-      InferenceModel m = load_inference_model(path, device);
+      LoadedModel m = load_model(path, device);
       log_info("evaluating " + describe(m) + " on " + std::to_string(examples.size()) + " examples");
       results.push_back(evaluate_tasks(m, examples, cfg.sample.max_new_tokens));
       for (const auto& f : results.back().failures) log_info("  miss: " + f);

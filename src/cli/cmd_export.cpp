@@ -5,6 +5,7 @@
 
 #include "cli/app.h"
 #include "export/export.h"
+#include "util/errors.h"
 #include "util/log.h"
 
 namespace gptforge::cli {
@@ -42,6 +43,13 @@ void register_export(CLI::App& app) {
   add_common_options(cmd, *opts);
   cmd->callback([opts, e] {
     CommonOptions o = *opts;
+    // A bad flag value is named as the flag the user typed, not as the override it becomes.
+    if (!e->format.empty() && e->format != "hf" && e->format != "gguf") {
+      throw UsageError("--format " + e->format + ": unknown export format; use hf or gguf");
+    }
+    if (!e->dtype.empty() && e->dtype != "f32" && e->dtype != "f16" && e->dtype != "bf16") {
+      throw UsageError("--dtype " + e->dtype + ": unknown export dtype; use f32, f16 or bf16 (export.dtype)");
+    }
     if (!e->format.empty()) o.overrides.push_back("export.format=" + e->format);
     if (!e->dtype.empty()) o.overrides.push_back("export.dtype=" + e->dtype);
     if (!e->out.empty()) o.overrides.push_back("export.out=" + e->out);

@@ -23,8 +23,13 @@ void register_info(CLI::App& app) {
     std::printf("gptforge      %s\n", GPTFORGE_VERSION);
     std::printf("libtorch      %d.%d.%d%s\n", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH,
                 torch::cuda::is_available() ? " (CUDA)" : "");
-    std::printf("sentencepiece %s (static)\n", GPTFORGE_SENTENCEPIECE_VERSION);
+    std::printf("sentencepiece %s (%s)\n", GPTFORGE_SENTENCEPIECE_VERSION, GPTFORGE_SENTENCEPIECE_LINK);
     std::printf("yaml-cpp      %s\n", GPTFORGE_YAMLCPP_VERSION);
+#ifdef GPTFORGE_WITH_CUDA
+    std::printf("cuda build    yes (CUDA kernels, NCCL where LibTorch has it)\n");
+#else
+    std::printf("cuda build    no (CPU only)\n");
+#endif
     std::printf("device        %s\n", device_description(device).c_str());
     std::printf("cuda devices  %d\n", static_cast<int>(torch::cuda::device_count()));
     std::printf("threads       %d intra-op (run.threads=%lld)\n", torch::get_num_threads(),

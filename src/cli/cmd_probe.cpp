@@ -4,7 +4,7 @@
 
 #include "cli/app.h"
 #include "cli/generate_options.h"
-#include "generate/inference_model.h"
+#include "checkpoint/loaded_model.h"
 #include "generate/probe.h"
 #include "generate/probe_report.h"
 #include "util/errors.h"
@@ -29,7 +29,7 @@ void run_probe(const ProbeArgs& args) {
   Config cfg = load_command_config(args.common);
   const std::string prompt = resolve_prompt(args.prompt, cfg);
   if (prompt.empty()) throw UsageError("probe needs a prompt: give --prompt TEXT or --prompt-file FILE");
-  InferenceModel m = load_inference_model(args.checkpoint, resolve_device(cfg.run.device));
+  LoadedModel m = load_model(args.checkpoint, resolve_device(cfg.run.device));
   log_info(describe(m));
   std::vector<int32_t> ids = m.tokenizer.encode(prompt);
   if (ids.empty()) throw UsageError("--prompt: '" + prompt + "' encodes to no tokens");

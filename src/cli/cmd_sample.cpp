@@ -3,7 +3,7 @@
 
 #include "cli/app.h"
 #include "cli/generate_options.h"
-#include "generate/inference_model.h"
+#include "checkpoint/loaded_model.h"
 #include "generate/sampler.h"
 #include "util/log.h"
 #include "util/runtime.h"
@@ -30,7 +30,7 @@ void run_sample(const SampleArgs& args) {
   GenerationOptions opts = GenerationOptions::from_config(cfg.sample, static_cast<uint64_t>(cfg.run.seed));
   opts.validate();  // before the checkpoint is read: a bad setting fails at once
 
-  InferenceModel m = load_inference_model(args.checkpoint, resolve_device(cfg.run.device));
+  LoadedModel m = load_model(args.checkpoint, resolve_device(cfg.run.device));
   log_info(describe(m));
   std::vector<int32_t> ids = encode_prompt(m.tokenizer, prompt);
   const int64_t block = m.config.model.block_size;

@@ -4,8 +4,10 @@
 #include <iterator>
 
 #include "cli/app.h"
+#include "data/instruct.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/trainer.h"
+#include "data/tokenizer_corpus.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/runtime.h"
@@ -78,9 +80,21 @@ void register_tokenizer(CLI::App& app) {
   auto* encode = cmd->add_subcommand("encode", "Print the token ids of TEXT (standard input when omitted)");
   add_model_options(encode, enc->model);
   auto* enc_text = encode->add_option("text", enc->text, "Text to encode; '-' or omitted reads standard input");
-  encode->callback([enc, enc_text] {
+  auto chat = std::make_shared<bool>(false);
+  encode->add_flag("--chat", *chat,
+                   "TEXT is a conversation as JSON ([{\"role\": ..., \"content\": ...}, ...]): print its ids on the chat "
+                   "template, with the assistant's opening when the last message is not the assistant's");
+  encode->callback([enc, enc_text, chat] {
     Tokenizer tok = load_model(enc->model);
-    std::vector<int32_t> ids = tok.encode(text_argument(enc->text, enc_text->count() > 0));
+    const std::string text = text_argument(enc->text, enc_text->count() > 0);
+    std::vector<int32_t> ids;
+    if (*chat) {
+      std::vector<ChatMessage> messages = parse_chat_messages(text, "--chat conversation");
+      const bool open_reply = messages.empty() || messages.back().role != "assistant";
+      ids = render_chat(tok, messages, open_reply).ids;
+    } else {
+      ids = tok.encode(text);
+    }
     std::string line;
     for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
     std::printf("%s\n", line.c_str());

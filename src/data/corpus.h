@@ -18,16 +18,6 @@ enum class DocumentMode { File, Paragraph, Line };
 InputFormat resolve_input_format(const std::string& format, const std::string& path);
 DocumentMode parse_document_mode(const std::string& mode);  // file | paragraph | line
 
-// Invalid UTF-8 sequences in `text` (each maximal invalid subpart counts once, as in the Unicode
-// standard's "U+FFFD substitution of maximal subparts"). `first_offset` receives the byte offset of
-// the first one, or -1.
-int64_t count_invalid_utf8(std::string_view text, int64_t* first_offset = nullptr);
-// Replaces every invalid sequence with U+FFFD; returns how many there were.
-int64_t replace_invalid_utf8(std::string& text);
-// Length of the longest prefix of `text` that does not end inside an incomplete multi-byte
-// character (used to stream decoded bytes without cutting a character in half).
-size_t complete_utf8_prefix(std::string_view text);
-
 struct CorpusOptions {
   std::string format = "auto";      // auto | text | jsonl
   std::string jsonl_field = "text";

@@ -20,6 +20,20 @@ std::string string_field(const nlohmann::json& j, const char* key, bool required
   return j[key].get<std::string>();
 }
 
+std::vector<ChatMessage> messages_from_json(const nlohmann::json& list) {
+  std::vector<ChatMessage> out;
+  for (const auto& m : list) {
+    if (!m.is_object()) throw DataError("a message is not an object");
+    ChatMessage msg{string_field(m, "role", true), string_field(m, "content", true)};
+    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant") {
+      throw DataError("unknown role '" + msg.role + "' (system, user or assistant)");
+    }
+    if (msg.content.empty()) throw DataError("empty content in a " + msg.role + " message");
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
 InstructExample parse_record(const nlohmann::json& j, const std::string& format) {
   if (!j.is_object()) throw DataError("record is not a JSON object");
   InstructExample ex;
@@ -27,17 +41,9 @@ InstructExample parse_record(const nlohmann::json& j, const std::string& format)
   bool is_chat = format == "chat" || (format == "auto" && j.contains("messages"));
   if (is_chat) {
     if (!j.contains("messages") || !j["messages"].is_array()) throw DataError("missing \"messages\" list");
+    ex.messages = messages_from_json(j["messages"]);
     bool has_assistant = false;
-    for (const auto& m : j["messages"]) {
-      if (!m.is_object()) throw DataError("a message is not an object");
-      ChatMessage msg{string_field(m, "role", true), string_field(m, "content", true)};
-      if (msg.role != "system" && msg.role != "user" && msg.role != "assistant") {
-        throw DataError("unknown role '" + msg.role + "' (system, user or assistant)");
-      }
-      if (msg.content.empty()) throw DataError("empty content in a " + msg.role + " message");
-      has_assistant |= msg.role == "assistant";
-      ex.messages.push_back(std::move(msg));
-    }
+    for (const ChatMessage& m : ex.messages) has_assistant |= m.role == "assistant";
     if (!has_assistant) throw DataError("conversation has no assistant turn");
   } else {
     std::string instruction = string_field(j, "instruction", true);
@@ -52,6 +58,19 @@ InstructExample parse_record(const nlohmann::json& j, const std::string& format)
 }
 
 }  // namespace
+
+std::vector<ChatMessage> parse_chat_messages(const std::string& json_text, const std::string& origin) {
+  try {
+    nlohmann::json j = nlohmann::json::parse(json_text);
+    if (j.is_object() && j.contains("messages")) j = j["messages"];
+    if (!j.is_array()) throw DataError("expected a list of messages or {\"messages\": [...]}");
+    return messages_from_json(j);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(origin + ": malformed JSON (" + e.what() + ")");
+  } catch (const DataError& e) {
+    throw DataError(origin + ": " + e.what());
+  }
+}
 
 std::vector<InstructExample> read_instruct_file(const std::string& path, const std::string& format, bool skip_invalid,
                                                 InstructReadStats* stats) {

@@ -31,6 +31,10 @@ struct InstructReadStats {
 std::vector<InstructExample> read_instruct_file(const std::string& path, const std::string& format, bool skip_invalid,
                                                 InstructReadStats* stats = nullptr);
 
+// A conversation given as JSON: a list of {"role", "content"} messages, or {"messages": [...]}.
+// Throws DataError starting with origin.
+std::vector<ChatMessage> parse_chat_messages(const std::string& json_text, const std::string& origin);
+
 // The conversation without its last assistant message, and that message's text: the prompt and the
 // expected answer, as eval uses them.
 std::vector<ChatMessage> prompt_messages(const InstructExample& ex);

@@ -1,10 +1,6 @@
 #include "data/prepare.h"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -21,6 +17,8 @@
 #include "util/log.h"
 #include "util/progress.h"
 #include "util/runtime.h"
+#include "util/staging.h"
+#include "util/units.h"
 
 namespace fs = std::filesystem;
 
@@ -61,38 +59,6 @@ void check_replaceable(const std::string& out) {
     }
   }
 }
-
-// Removes OUT.tmp-<pid> / OUT.old-<pid> directories left by runs that were killed.
-void remove_stale_temporaries(const std::string& out) {
-  fs::path parent = fs::path(out).parent_path();
-  if (parent.empty()) parent = ".";
-  if (!fs::is_directory(parent)) return;
-  std::regex stale(std::regex_replace(fs::path(out).filename().string(), std::regex(R"([.^$|()\[\]{}*+?\\])"),
-                                      R"(\$&)") +
-                   R"(\.(tmp|old)-(\d+))");
-  for (const auto& e : fs::directory_iterator(parent)) {
-    std::smatch m;
-    std::string name = e.path().filename().string();
-    if (!e.is_directory() || !std::regex_match(name, m, stale)) continue;
-    pid_t pid = static_cast<pid_t>(std::stoll(m[2].str()));
-    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
-      std::error_code ec;
-      fs::remove_all(e.path(), ec);
-      log_debug("removed the leftover " + e.path().string());
-    }
-  }
-}
-
-// Deletes the temporary directory unless the run got as far as renaming it into place.
-struct TempDirGuard {
-  std::string path;
-  bool keep = false;
-  ~TempDirGuard() {
-    if (keep || path.empty()) return;
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 int64_t total_file_bytes(const std::vector<std::string>& files) {
   int64_t total = 0;
@@ -183,7 +149,7 @@ PrepareStats prepare_data(const Config& cfg, const PrepareOptions& opts) {
   require_keys(cfg, {"data.inputs", "data.tokenizer", "data.out_dir"}, "prepare");
   const std::string out = normalize_dir(data.out_dir);
   check_replaceable(out);
-  remove_stale_temporaries(out);
+  remove_stale_staging(out);
 
   Tokenizer tokenizer = Tokenizer::load(data.tokenizer);
   const int32_t eos = tokenizer.eos_id();
@@ -222,12 +188,10 @@ PrepareStats prepare_data(const Config& cfg, const PrepareOptions& opts) {
   std::vector<Tokenizer> tokenizers;
   for (int t = 0; t < threads; ++t) tokenizers.push_back(Tokenizer::from_serialized(tokenizer.serialized(), data.tokenizer));
 
-  // Pass 2: encode into OUT.tmp-<pid>.
-  TempDirGuard tmp{out + ".tmp-" + std::to_string(::getpid())};
-  fs::remove_all(tmp.path);
-  fs::create_directories(tmp.path);
-  ShardWriter train_writer(tmp.path, "train", dtype, data.shard_tokens);
-  ShardWriter val_writer(tmp.path, "val", dtype, data.shard_tokens);
+  // Pass 2: encode into a staging directory next to OUT (removed on any error).
+  StagedOutput tmp(out, /*is_directory=*/true, /*force=*/true, "data.out_dir");
+  ShardWriter train_writer(tmp.path(), "train", dtype, data.shard_tokens);
+  ShardWriter val_writer(tmp.path(), "val", dtype, data.shard_tokens);
   std::vector<uint32_t> byte_lengths;
   for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
     byte_lengths.push_back(static_cast<uint32_t>(tokenizer.token_bytes(id).size()));
@@ -302,27 +266,13 @@ PrepareStats prepare_data(const Config& cfg, const PrepareOptions& opts) {
   meta.invalid_utf8 = reader.invalid_utf8();
   meta.invalid_utf8_policy = data.invalid_utf8;
   meta.inputs = data.inputs;
-  meta.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  write_file_atomic(tmp.path + "/" + meta.tokenizer_copy, tokenizer.serialized());
-  write_dataset_meta(tmp.path, meta);
-  fsync_path(tmp.path);
+  meta.seconds = seconds_since(start);
+  write_file_atomic(tmp.path() + "/" + meta.tokenizer_copy, tokenizer.serialized());
+  write_dataset_meta(tmp.path(), meta);
 
   // Swap the finished directory into place; an older OUT disappears only now.
   check_replaceable(out);
-  if (fs::exists(out)) {
-    std::string old = out + ".old-" + std::to_string(::getpid());
-    fs::remove_all(old);
-    fs::rename(out, old);
-    fs::rename(tmp.path, out);
-    tmp.keep = true;
-    std::error_code ec;
-    fs::remove_all(old, ec);
-  } else {
-    fs::rename(tmp.path, out);
-    tmp.keep = true;
-  }
-  fs::path parent = fs::path(out).parent_path();
-  fsync_path(parent.empty() ? "." : parent.string());
+  tmp.commit();
 
   PrepareStats stats;
   stats.out_dir = out;

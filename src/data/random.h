@@ -4,6 +4,8 @@
 // which batches come next.
 #pragma once
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace gptforge {
 
@@ -40,6 +42,12 @@ class SplitMix64 {
 inline uint64_t derive_seed(uint64_t seed, uint64_t stream) {
   SplitMix64 a(seed), b(stream ^ 0x5DEECE66DULL);
   return a.next() ^ (b.next() * 0x9E3779B97F4A7C15ULL);
+}
+
+// Fisher-Yates: puts `v` in an order drawn uniformly from `rng` (the same seed, the same order).
+template <class T>
+void shuffle(std::vector<T>& v, SplitMix64& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
 }
 
 }  // namespace gptforge

@@ -197,7 +197,7 @@ TaskSuite make_task_suite(const TaskSuiteOptions& opts) {
     }
   }
   // Interleave the tasks.
-  for (size_t i = suite.train.size(); i > 1; --i) std::swap(suite.train[i - 1], suite.train[rng.below(i)]);
+  shuffle(suite.train, rng);
   return suite;
 }
 

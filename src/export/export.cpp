@@ -5,15 +5,16 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/loaded_model.h"
 #include "export/gguf_export.h"
 #include "export/hf_export.h"
-#include "export/staging.h"
 #include "export/tensor_mapping.h"
 #include "model/gpt.h"
 #include "tokenizer/tokenizer.h"
-#include "train/checkpoint.h"
 #include "util/errors.h"
 #include "util/files.h"
+#include "util/staging.h"
 
 namespace fs = std::filesystem;
 
@@ -45,7 +46,7 @@ void write_reference_logits(GPT& model, const Tokenizer& tok, const std::string&
   nlohmann::json j;
   j["format"] = "gptforge-reference-logits";
   j["checkpoint"] = checkpoint;
-  j["text"] = kReferenceText;  // input_ids = <s> + encode(text), cut to fit
+  j["text"] = kReferenceText;  // input_ids = encode(text), cut to fit
   j["input_ids"] = ids;
   j["greedy_ids"] = greedy;
   j["vocab_size"] = logits.size(1);
@@ -56,6 +57,14 @@ void write_reference_logits(GPT& model, const Tokenizer& tok, const std::string&
   }
   j["logits"] = rows;
   write_file_atomic(path, j.dump() + "\n");
+}
+
+// The run's name for a checkpoint directory: RUN/step_0000200 and RUN/latest both give RUN.
+std::string run_name(const std::string& checkpoint_dir) {
+  fs::path p = fs::weakly_canonical(fs::path(checkpoint_dir));
+  if (p.filename().empty()) p = p.parent_path();
+  const std::string leaf = p.filename().string();
+  return leaf.rfind("step_", 0) == 0 && p.has_parent_path() ? p.parent_path().filename().string() : leaf;
 }
 
 }  // namespace
@@ -71,8 +80,8 @@ ExportOptions export_options(const ExportConfig& cfg) {
 
 std::vector<int32_t> reference_input_ids(const std::string& tokenizer_model, int64_t block_size) {
   Tokenizer tok = Tokenizer::from_serialized(tokenizer_model, "checkpoint tokenizer.model");
-  std::vector<int32_t> ids = {tok.bos_id() >= 0 ? tok.bos_id() : 0};
-  for (int32_t id : tok.encode(kReferenceText)) ids.push_back(id);
+  // What a client's default path feeds the model: the text's ids, no <s> (add_bos_token is false).
+  std::vector<int32_t> ids = tok.encode(kReferenceText);
   // Leave room in the context for the greedy continuation.
   const int64_t room = block_size >= 2 * kGreedyTokens ? block_size - kGreedyTokens : block_size;
   const int64_t n = std::min<int64_t>({static_cast<int64_t>(ids.size()), room, kReferenceMaxTokens});
@@ -87,17 +96,14 @@ ExportResult export_checkpoint(const std::string& checkpoint, const ExportOption
   const torch::ScalarType dtype = export_dtype(opts.dtype);
   if (opts.out.empty()) throw UsageError("export needs an output path (--out or export.out)");
 
-  LoadedCheckpoint ck = load_checkpoint(checkpoint);
-  Tokenizer tok = Tokenizer::from_serialized(ck.tokenizer_model, ck.dir + "/tokenizer.model");
-  ModelConfig m = ck.config.model;
-  if (m.vocab_size == 0) m.vocab_size = tok.vocab_size();
+  LoadedModel ck = load_model(checkpoint, torch::kCPU);
+  const Tokenizer& tok = ck.tokenizer;
+  const ModelConfig& m = ck.config.model;
 
   // Refusals come before anything is written.
   const Family family = expressible_family(m, opts.format);
   StagedOutput out(opts.out, /*is_directory=*/opts.format == "hf", opts.force, "export.out");
-
-  GPT model(m);
-  load_weights(*model, ck.weights, ck.dir + "/model.safetensors");
+  GPT& model = ck.model;
   NamedTensors params = model_tensors(*model);
 
   ExportResult r;
@@ -107,7 +113,7 @@ ExportResult export_checkpoint(const std::string& checkpoint, const ExportOption
     r.tensors = static_cast<int64_t>(gptforge_to_hf(m, family, params).size());
   } else {
     GgufWriter w;
-    fill_gguf(w, m, params, tok, dtype, "gptforge " + fs::path(ck.dir).filename().string());
+    fill_gguf(w, m, params, tok, dtype, run_name(ck.dir));
     r.bytes = w.write(out.path());
     r.architecture = std::string("gguf:") + family_name(family);
     r.tensors = static_cast<int64_t>(gptforge_to_gguf(m, family, params).size());

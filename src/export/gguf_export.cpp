@@ -61,10 +61,15 @@ void add_vocabulary(GgufWriter& w, const Tokenizer& tok, int64_t vocab_size) {
   set_id("tokenizer.ggml.eos_token_id", tok.eos_id());
   set_id("tokenizer.ggml.unknown_token_id", tok.unk_id());
   set_id("tokenizer.ggml.padding_token_id", tok.pad_id());
-  w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
+  // As in the HF export: no <s> before a prompt, which is how gptforge trains and samples.
+  w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(false));
   w.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
   w.set("tokenizer.ggml.add_space_prefix", GgufValue::boolean(false));
-  if (tok.has_chat_tokens()) w.set("tokenizer.chat_template", GgufValue::str(chat_template_jinja()));
+  if (tok.has_chat_tokens()) {
+    // <|end|> closes every turn: llama.cpp stops a reply on the end-of-turn token.
+    set_id("tokenizer.ggml.eot_token_id", tok.special_id(Special::End));
+    w.set("tokenizer.chat_template", GgufValue::str(chat_template_jinja()));
+  }
 }
 
 }  // namespace

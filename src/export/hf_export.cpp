@@ -125,7 +125,9 @@ nlohmann::ordered_json hf_tokenizer_config_json(const Tokenizer& tok, int64_t ma
   j["eos_token"] = piece_or_null(tok, tok.eos_id());
   j["unk_token"] = piece_or_null(tok, tok.unk_id());
   j["pad_token"] = piece_or_null(tok, tok.pad_id());
-  j["add_bos_token"] = true;
+  // gptforge trains without <s> at document starts and samples without it: a client that added one
+  // would continue a text the model never saw. (The chat template writes its own <s>.)
+  j["add_bos_token"] = false;
   j["add_eos_token"] = false;
   // gptforge's sentencepiece models add no dummy prefix and keep whitespace: plain sentencepiece.
   j["add_prefix_space"] = false;

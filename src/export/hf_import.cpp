@@ -3,10 +3,10 @@
 #include <filesystem>
 #include <set>
 
+#include "checkpoint/checkpoint.h"
 #include "export/export.h"
 #include "model/gpt.h"
 #include "tokenizer/tokenizer.h"
-#include "train/checkpoint.h"
 #include "util/errors.h"
 #include "util/files.h"
 #include "util/log.h"
@@ -204,6 +204,12 @@ NamedTensors load_hf_tensors(const std::string& dir) {
 
 ImportResult import_hf(const std::string& hf_dir, const std::string& out_dir, bool force) {
   fs::path d(hf_dir);
+  if (fs::is_regular_file(d)) {
+    const bool gguf = d.extension() == ".gguf";
+    throw UsageError(hf_dir + ": " + (gguf ? "a GGUF file" : "a file") +
+                     "; import reads a Hugging Face model directory (config.json, model.safetensors, tokenizer.model)" +
+                     (gguf ? ", not GGUF" : ""));
+  }
   if (!fs::is_directory(d)) throw DataError(hf_dir + ": no such directory (import reads a Hugging Face model directory)");
   const fs::path config_path = d / "config.json";
   if (!fs::exists(config_path)) throw DataError(config_path.string() + ": missing (not a Hugging Face model directory?)");
@@ -247,14 +253,10 @@ ImportResult import_hf(const std::string& hf_dir, const std::string& out_dir, bo
   if (fs::exists(out_dir) && !fs::is_empty(out_dir) && !force) {
     throw UsageError("import --out '" + out_dir + "' already exists and is not empty: pass --force to write into it");
   }
-  CheckpointContents c;
-  c.model = model.get();
-  c.config = &cfg;
-  c.tokenizer_model = tok.serialized();
-  c.state.kind = "pretrain";
-  c.state.rng_cpu = cpu_rng_state();
+  // A model artifact only: an import starts runs (train.init_from), it has no training to resume.
   ImportResult r;
-  r.checkpoint = save_checkpoint(out_dir, c, /*is_best=*/false, /*keep_last=*/1);
+  r.checkpoint = save_model(out_dir, ModelArtifact{model.get(), &cfg, tok.serialized(), /*step=*/0},
+                            /*is_best=*/false, /*keep_last=*/1);
   r.architecture = spec.architecture;
   r.tensors = static_cast<int64_t>(weights.tensors.size());
   r.model = spec.model;

@@ -1,14 +1,15 @@
 #include "export/tensor_mapping.h"
 
+#include <algorithm>
+#include <functional>
 #include <set>
+#include <string_view>
 
 #include "util/errors.h"
 
 namespace gptforge {
 
 namespace {
-
-std::string layer(int64_t i) { return std::to_string(i); }
 
 // One requirement of a family: key, wanted value, whether the model meets it, what it has.
 struct Requirement {
@@ -88,227 +89,201 @@ torch::Tensor rope_pairs_to_halves(const torch::Tensor& w, int64_t heads) {
   return w.reshape(split).transpose(1, 2).contiguous().reshape(shape);
 }
 
-// --- Hugging Face ----------------------------------------------------------------------------------
-NamedTensors gptforge_to_hf(const ModelConfig& m, Family f, const NamedTensors& p) {
-  const std::string origin = "model";
-  auto get = [&](const std::string& n) { return need(p, n, origin).detach(); };
-  NamedTensors out;
-  if (f == Family::Gpt2) {
-    // Conv1D stores (in, out): the transpose of torch's Linear weight.
-    auto conv = [&](const torch::Tensor& w) { return w.t().contiguous(); };
-    out.emplace_back("transformer.wte.weight", get("wte.weight"));
-    out.emplace_back("transformer.wpe.weight", get("wpe.weight"));
+// --- The tensor tables ----------------------------------------------------------------------------
+// One row per gptforge parameter, "{}" standing for the layer index. Rows are in the order the
+// targets list their tensors; the q/k/v rows of GPT-2 name one fused target, parts 0..2 along dim 0.
+// Both directions of both formats read these rows: a name is spelled once.
+namespace {
+
+using T = TensorTransform;
+
+const std::vector<TensorNames> kGpt2Names = {
+    {"wte.weight", "transformer.wte.weight", "token_embd.weight"},
+    {"wpe.weight", "transformer.wpe.weight", "position_embd.weight"},
+    {"h.{}.ln_1.weight", "transformer.h.{}.ln_1.weight", "blk.{}.attn_norm.weight"},
+    {"h.{}.ln_1.bias", "transformer.h.{}.ln_1.bias", "blk.{}.attn_norm.bias"},
+    // Conv1D stores (in, out): the transpose of torch's Linear weight, q, k, v fused along out.
+    {"h.{}.attn.q_proj.weight", "transformer.h.{}.attn.c_attn.weight", "blk.{}.attn_qkv.weight", T::Transpose, T::None, 0, 3},
+    {"h.{}.attn.k_proj.weight", "transformer.h.{}.attn.c_attn.weight", "blk.{}.attn_qkv.weight", T::Transpose, T::None, 1, 3},
+    {"h.{}.attn.v_proj.weight", "transformer.h.{}.attn.c_attn.weight", "blk.{}.attn_qkv.weight", T::Transpose, T::None, 2, 3},
+    {"h.{}.attn.q_proj.bias", "transformer.h.{}.attn.c_attn.bias", "blk.{}.attn_qkv.bias", T::None, T::None, 0, 3},
+    {"h.{}.attn.k_proj.bias", "transformer.h.{}.attn.c_attn.bias", "blk.{}.attn_qkv.bias", T::None, T::None, 1, 3},
+    {"h.{}.attn.v_proj.bias", "transformer.h.{}.attn.c_attn.bias", "blk.{}.attn_qkv.bias", T::None, T::None, 2, 3},
+    {"h.{}.attn.o_proj.weight", "transformer.h.{}.attn.c_proj.weight", "blk.{}.attn_output.weight", T::Transpose},
+    {"h.{}.attn.o_proj.bias", "transformer.h.{}.attn.c_proj.bias", "blk.{}.attn_output.bias"},
+    {"h.{}.ln_2.weight", "transformer.h.{}.ln_2.weight", "blk.{}.ffn_norm.weight"},
+    {"h.{}.ln_2.bias", "transformer.h.{}.ln_2.bias", "blk.{}.ffn_norm.bias"},
+    {"h.{}.mlp.fc.weight", "transformer.h.{}.mlp.c_fc.weight", "blk.{}.ffn_up.weight", T::Transpose},
+    {"h.{}.mlp.fc.bias", "transformer.h.{}.mlp.c_fc.bias", "blk.{}.ffn_up.bias"},
+    {"h.{}.mlp.proj.weight", "transformer.h.{}.mlp.c_proj.weight", "blk.{}.ffn_down.weight", T::Transpose},
+    {"h.{}.mlp.proj.bias", "transformer.h.{}.mlp.c_proj.bias", "blk.{}.ffn_down.bias"},
+    {"ln_f.weight", "transformer.ln_f.weight", "output_norm.weight"},
+    {"ln_f.bias", "transformer.ln_f.bias", "output_norm.bias"},
+    // lm_head is tied to wte: no tensor (transformers saves GPT-2 so; llama.cpp reuses token_embd).
+};
+
+const std::vector<TensorNames> kLlamaNames = {
+    {"wte.weight", "model.embed_tokens.weight", "token_embd.weight"},
+    {"h.{}.ln_1.weight", "model.layers.{}.input_layernorm.weight", "blk.{}.attn_norm.weight"},
+    // llama.cpp rotates neighbouring pairs, transformers rotate_half: q and k rows are permuted.
+    {"h.{}.attn.q_proj.weight", "model.layers.{}.self_attn.q_proj.weight", "blk.{}.attn_q.weight", T::None, T::RopeQ},
+    {"h.{}.attn.k_proj.weight", "model.layers.{}.self_attn.k_proj.weight", "blk.{}.attn_k.weight", T::None, T::RopeK},
+    {"h.{}.attn.v_proj.weight", "model.layers.{}.self_attn.v_proj.weight", "blk.{}.attn_v.weight"},
+    {"h.{}.attn.o_proj.weight", "model.layers.{}.self_attn.o_proj.weight", "blk.{}.attn_output.weight"},
+    {"h.{}.ln_2.weight", "model.layers.{}.post_attention_layernorm.weight", "blk.{}.ffn_norm.weight"},
+    {"h.{}.mlp.gate.weight", "model.layers.{}.mlp.gate_proj.weight", "blk.{}.ffn_gate.weight"},
+    {"h.{}.mlp.up.weight", "model.layers.{}.mlp.up_proj.weight", "blk.{}.ffn_up.weight"},
+    {"h.{}.mlp.down.weight", "model.layers.{}.mlp.down_proj.weight", "blk.{}.ffn_down.weight"},
+    {"ln_f.weight", "model.norm.weight", "output_norm.weight"},
+    {"lm_head.weight", "lm_head.weight", "output.weight", T::None, T::None, 0, 1, /*untied_only=*/true},
+};
+
+enum class Format { Hf, Gguf };
+
+const char* target_name(const TensorNames& r, Format fmt) { return fmt == Format::Hf ? r.hf : r.gguf; }
+TensorTransform target_transform(const TensorNames& r, Format fmt) {
+  return fmt == Format::Hf ? r.hf_transform : r.gguf_transform;
+}
+
+std::string with_layer(std::string_view pattern, int64_t i) {
+  std::string s(pattern);
+  const size_t at = s.find("{}");
+  if (at != std::string::npos) s.replace(at, 2, std::to_string(i));
+  return s;
+}
+
+bool per_layer(const TensorNames& r) { return std::string_view(r.gptforge).find("{}") != std::string_view::npos; }
+
+// One row applied to one layer (layer -1 for the model-wide rows).
+struct Entry {
+  const TensorNames* row;
+  int64_t layer;
+};
+
+// The rows of `f` for model `m`, in the targets' order: the model-wide rows where they stand, the
+// per-layer block once per layer; lm_head only for an untied model.
+std::vector<Entry> entries(const ModelConfig& m, Family f) {
+  const auto& rows = tensor_names(f);
+  std::vector<Entry> out;
+  for (size_t r = 0; r < rows.size();) {
+    if (!per_layer(rows[r])) {
+      if (!rows[r].untied_only || !m.tie_embeddings) out.push_back({&rows[r], -1});
+      ++r;
+      continue;
+    }
+    size_t end = r;
+    while (end < rows.size() && per_layer(rows[end])) ++end;
     for (int64_t i = 0; i < m.n_layer; ++i) {
-      const std::string g = "h." + layer(i) + ".", h = "transformer.h." + layer(i) + ".";
-      out.emplace_back(h + "ln_1.weight", get(g + "ln_1.weight"));
-      out.emplace_back(h + "ln_1.bias", get(g + "ln_1.bias"));
-      auto qkv_w = torch::cat({get(g + "attn.q_proj.weight"), get(g + "attn.k_proj.weight"),
-                               get(g + "attn.v_proj.weight")}, 0);  // (3C, C)
-      auto qkv_b = torch::cat({get(g + "attn.q_proj.bias"), get(g + "attn.k_proj.bias"), get(g + "attn.v_proj.bias")});
-      out.emplace_back(h + "attn.c_attn.weight", conv(qkv_w));  // (C, 3C)
-      out.emplace_back(h + "attn.c_attn.bias", qkv_b);
-      out.emplace_back(h + "attn.c_proj.weight", conv(get(g + "attn.o_proj.weight")));
-      out.emplace_back(h + "attn.c_proj.bias", get(g + "attn.o_proj.bias"));
-      out.emplace_back(h + "ln_2.weight", get(g + "ln_2.weight"));
-      out.emplace_back(h + "ln_2.bias", get(g + "ln_2.bias"));
-      out.emplace_back(h + "mlp.c_fc.weight", conv(get(g + "mlp.fc.weight")));  // (C, F)
-      out.emplace_back(h + "mlp.c_fc.bias", get(g + "mlp.fc.bias"));
-      out.emplace_back(h + "mlp.c_proj.weight", conv(get(g + "mlp.proj.weight")));  // (F, C)
-      out.emplace_back(h + "mlp.c_proj.bias", get(g + "mlp.proj.bias"));
+      for (size_t k = r; k < end; ++k) out.push_back({&rows[k], i});
     }
-    out.emplace_back("transformer.ln_f.weight", get("ln_f.weight"));
-    out.emplace_back("transformer.ln_f.bias", get("ln_f.bias"));
-    return out;
+    r = end;
   }
-  out.emplace_back("model.embed_tokens.weight", get("wte.weight"));
-  for (int64_t i = 0; i < m.n_layer; ++i) {
-    const std::string g = "h." + layer(i) + ".", l = "model.layers." + layer(i) + ".";
-    out.emplace_back(l + "input_layernorm.weight", get(g + "ln_1.weight"));
-    for (const char* x : {"q", "k", "v", "o"}) {
-      out.emplace_back(l + "self_attn." + x + "_proj.weight", get(g + "attn." + x + "_proj.weight"));
-    }
-    out.emplace_back(l + "post_attention_layernorm.weight", get(g + "ln_2.weight"));
-    for (const char* x : {"gate", "up", "down"}) {
-      out.emplace_back(l + "mlp." + x + "_proj.weight", get(g + "mlp." + x + ".weight"));
-    }
-  }
-  out.emplace_back("model.norm.weight", get("ln_f.weight"));
-  if (!m.tie_embeddings) out.emplace_back("lm_head.weight", get("lm_head.weight"));
   return out;
+}
+
+// A transform on the way to the format (to_format) or back. The transpose is its own inverse.
+torch::Tensor transform(const torch::Tensor& t, TensorTransform tr, const ModelConfig& m, bool to_format) {
+  auto rope = to_format ? rope_halves_to_pairs : rope_pairs_to_halves;
+  switch (tr) {
+    case T::Transpose: return t.t().contiguous();
+    case T::RopeQ: return rope(t, m.n_head);
+    case T::RopeK: return rope(t, m.kv_heads());
+    case T::None: break;
+  }
+  return t;
+}
+
+// gptforge parameters -> the format's tensors, in the format's order.
+NamedTensors export_tensors(const ModelConfig& m, Family f, const NamedTensors& p, Format fmt) {
+  auto get = [&](const Entry& e) { return need(p, with_layer(e.row->gptforge, e.layer), "model").detach(); };
+  const std::vector<Entry> all = entries(m, f);
+  NamedTensors out;
+  for (size_t k = 0; k < all.size(); ++k) {
+    const Entry& e = all[k];
+    if (e.row->part > 0) continue;  // taken with part 0
+    torch::Tensor t = get(e);
+    if (e.row->parts > 1) {
+      std::vector<torch::Tensor> parts = {t};
+      for (size_t j = k + 1; j < all.size() && static_cast<int>(parts.size()) < e.row->parts; ++j) {
+        if (all[j].layer == e.layer && std::string_view(target_name(*all[j].row, fmt)) == target_name(*e.row, fmt)) {
+          parts.push_back(get(all[j]));
+        }
+      }
+      t = torch::cat(parts, 0);
+    }
+    const TensorTransform tr = target_transform(*e.row, fmt);
+    out.emplace_back(with_layer(target_name(*e.row, fmt), e.layer), transform(t, tr, m, /*to_format=*/true));
+  }
+  return out;
+}
+
+// The format's tensors -> gptforge parameters. `strip` is removed from the front of every target
+// name that starts with it; with `strict`, a tensor that no row reads (nor `ignorable` accepts) is
+// an error.
+NamedTensors import_tensors(const ModelConfig& m, Family f, const NamedTensors& t, Format fmt,
+                            const std::string& origin, const std::string& strip, bool strict,
+                            const std::function<bool(const std::string&)>& ignorable) {
+  std::set<std::string> used;
+  NamedTensors out;
+  for (const Entry& e : entries(m, f)) {
+    std::string name = with_layer(target_name(*e.row, fmt), e.layer);
+    if (!strip.empty() && name.rfind(strip, 0) == 0) name = name.substr(strip.size());
+    used.insert(name);
+    torch::Tensor x = transform(need(t, name, origin).detach(), target_transform(*e.row, fmt), m, /*to_format=*/false);
+    if (e.row->parts > 1) {
+      // A fused tensor: d_model rows per part along dim 0 (GPT-2's q, k and v).
+      const int64_t c = m.d_model, n = e.row->parts;
+      if (x.dim() < 1 || x.size(0) != n * c || (x.dim() == 2 && x.size(1) != c)) {
+        std::vector<int64_t> expected = {n * c};
+        if (x.dim() == 2) expected.push_back(c);
+        if (target_transform(*e.row, fmt) == T::Transpose) std::reverse(expected.begin(), expected.end());
+        throw DataError(origin + ": tensor '" + name + "' has shape " + c10::str(need(t, name, origin).sizes()) +
+                        ", expected " + c10::str(c10::IntArrayRef(expected)));
+      }
+      x = x.narrow(0, e.row->part * c, c).contiguous();
+    }
+    out.emplace_back(with_layer(e.row->gptforge, e.layer), x);
+  }
+  if (strict) {
+    for (const auto& [n, x] : t) {
+      if (!used.count(n) && !ignorable(n)) {
+        throw DataError(origin + ": tensor '" + n + "' has no place in a gptforge " + family_name(f) +
+                        " model (an option gptforge does not support?)");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<TensorNames>& tensor_names(Family f) { return f == Family::Gpt2 ? kGpt2Names : kLlamaNames; }
+
+NamedTensors gptforge_to_hf(const ModelConfig& m, Family f, const NamedTensors& p) {
+  return export_tensors(m, f, p, Format::Hf);
 }
 
 NamedTensors hf_to_gptforge(const ModelConfig& m, Family f, const NamedTensors& hf, const std::string& origin) {
-  std::set<std::string> used;
-  auto get = [&](const std::string& n) {
-    used.insert(n);
-    return need(hf, n, origin).detach();
+  // GPT2Model checkpoints omit the "transformer." prefix.
+  const std::string strip = f == Family::Gpt2 && !find_tensor(hf, "transformer.wte.weight") ? "transformer." : "";
+  auto ignorable = [&](const std::string& n) {
+    // A saved copy of a tied head; GPT-2's causal-mask buffers; rotary inverse frequencies that old
+    // transformers versions saved: none of them is a weight.
+    if (n == "lm_head.weight") return f == Family::Gpt2 || m.tie_embeddings;
+    if (f == Family::Gpt2) {
+      return n.find(".attn.bias") != std::string::npos || n.find(".attn.masked_bias") != std::string::npos;
+    }
+    return n.find("rotary_emb.inv_freq") != std::string::npos;
   };
-  NamedTensors out;
-  if (f == Family::Gpt2) {
-    // HF GPT-2 files sometimes carry the causal-mask buffers and a copy of the tied head.
-    for (const auto& [n, t] : hf) {
-      if (n == "lm_head.weight" || n.find(".attn.bias") != std::string::npos ||
-          n.find(".attn.masked_bias") != std::string::npos) {
-        used.insert(n);
-      }
-    }
-    auto lin = [&](const torch::Tensor& w) { return w.t().contiguous(); };  // Conv1D (in, out) -> (out, in)
-    // The "transformer." prefix is optional: GPT2Model checkpoints omit it.
-    const std::string pre = find_tensor(hf, "transformer.wte.weight") ? "transformer." : "";
-    out.emplace_back("wte.weight", get(pre + "wte.weight"));
-    out.emplace_back("wpe.weight", get(pre + "wpe.weight"));
-    const int64_t c = m.d_model;
-    for (int64_t i = 0; i < m.n_layer; ++i) {
-      const std::string g = "h." + layer(i) + ".", h = pre + "h." + layer(i) + ".";
-      out.emplace_back(g + "ln_1.weight", get(h + "ln_1.weight"));
-      out.emplace_back(g + "ln_1.bias", get(h + "ln_1.bias"));
-      auto qkv_w = get(h + "attn.c_attn.weight");
-      auto qkv_b = get(h + "attn.c_attn.bias");
-      if (qkv_w.dim() != 2 || qkv_w.size(1) != 3 * c || qkv_b.numel() != 3 * c) {
-        throw DataError(origin + ": tensor '" + h + "attn.c_attn.weight' has shape " + c10::str(qkv_w.sizes()) +
-                        ", expected [" + std::to_string(c) + ", " + std::to_string(3 * c) + "]");
-      }
-      auto w = lin(qkv_w);  // (3C, C)
-      const char* names[] = {"q", "k", "v"};
-      for (int k = 0; k < 3; ++k) {
-        out.emplace_back(g + "attn." + names[k] + "_proj.weight", w.narrow(0, k * c, c).contiguous());
-        out.emplace_back(g + "attn." + names[k] + "_proj.bias", qkv_b.narrow(0, k * c, c).contiguous());
-      }
-      out.emplace_back(g + "attn.o_proj.weight", lin(get(h + "attn.c_proj.weight")));
-      out.emplace_back(g + "attn.o_proj.bias", get(h + "attn.c_proj.bias"));
-      out.emplace_back(g + "ln_2.weight", get(h + "ln_2.weight"));
-      out.emplace_back(g + "ln_2.bias", get(h + "ln_2.bias"));
-      out.emplace_back(g + "mlp.fc.weight", lin(get(h + "mlp.c_fc.weight")));
-      out.emplace_back(g + "mlp.fc.bias", get(h + "mlp.c_fc.bias"));
-      out.emplace_back(g + "mlp.proj.weight", lin(get(h + "mlp.c_proj.weight")));
-      out.emplace_back(g + "mlp.proj.bias", get(h + "mlp.c_proj.bias"));
-    }
-    out.emplace_back("ln_f.weight", get(pre + "ln_f.weight"));
-    out.emplace_back("ln_f.bias", get(pre + "ln_f.bias"));
-  } else {
-    out.emplace_back("wte.weight", get("model.embed_tokens.weight"));
-    for (int64_t i = 0; i < m.n_layer; ++i) {
-      const std::string g = "h." + layer(i) + ".", l = "model.layers." + layer(i) + ".";
-      out.emplace_back(g + "ln_1.weight", get(l + "input_layernorm.weight"));
-      for (const char* x : {"q", "k", "v", "o"}) {
-        out.emplace_back(g + "attn." + x + "_proj.weight", get(l + "self_attn." + x + "_proj.weight"));
-      }
-      out.emplace_back(g + "ln_2.weight", get(l + "post_attention_layernorm.weight"));
-      for (const char* x : {"gate", "up", "down"}) {
-        out.emplace_back(g + "mlp." + x + ".weight", get(l + "mlp." + x + "_proj.weight"));
-      }
-    }
-    out.emplace_back("ln_f.weight", get("model.norm.weight"));
-    if (!m.tie_embeddings) {
-      out.emplace_back("lm_head.weight", get("lm_head.weight"));
-    } else if (find_tensor(hf, "lm_head.weight")) {
-      used.insert("lm_head.weight");  // a saved copy of the tied head
-    }
-    // Rotary inverse frequencies, saved by old transformers versions, are derived, not weights.
-    for (const auto& [n, t] : hf) {
-      if (n.find("rotary_emb.inv_freq") != std::string::npos) used.insert(n);
-    }
-  }
-  for (const auto& [n, t] : hf) {
-    if (!used.count(n)) {
-      throw DataError(origin + ": tensor '" + n + "' has no place in a gptforge " + family_name(f) +
-                      " model (an option gptforge does not support?)");
-    }
-  }
-  return out;
+  return import_tensors(m, f, hf, Format::Hf, origin, strip, /*strict=*/true, ignorable);
 }
 
-// --- GGUF ----------------------------------------------------------------------------------------
 NamedTensors gptforge_to_gguf(const ModelConfig& m, Family f, const NamedTensors& p) {
-  auto get = [&](const std::string& n) { return need(p, n, "model").detach(); };
-  NamedTensors out;
-  out.emplace_back("token_embd.weight", get("wte.weight"));
-  if (f == Family::Gpt2) {
-    // llama.cpp's gpt2: fused qkv in the linear (out, in) layout, every norm and linear with a bias.
-    out.emplace_back("position_embd.weight", get("wpe.weight"));
-    for (int64_t i = 0; i < m.n_layer; ++i) {
-      const std::string g = "h." + layer(i) + ".", b = "blk." + layer(i) + ".";
-      out.emplace_back(b + "attn_norm.weight", get(g + "ln_1.weight"));
-      out.emplace_back(b + "attn_norm.bias", get(g + "ln_1.bias"));
-      out.emplace_back(b + "attn_qkv.weight", torch::cat({get(g + "attn.q_proj.weight"), get(g + "attn.k_proj.weight"),
-                                                          get(g + "attn.v_proj.weight")}, 0));
-      out.emplace_back(b + "attn_qkv.bias", torch::cat({get(g + "attn.q_proj.bias"), get(g + "attn.k_proj.bias"),
-                                                        get(g + "attn.v_proj.bias")}));
-      out.emplace_back(b + "attn_output.weight", get(g + "attn.o_proj.weight"));
-      out.emplace_back(b + "attn_output.bias", get(g + "attn.o_proj.bias"));
-      out.emplace_back(b + "ffn_norm.weight", get(g + "ln_2.weight"));
-      out.emplace_back(b + "ffn_norm.bias", get(g + "ln_2.bias"));
-      out.emplace_back(b + "ffn_up.weight", get(g + "mlp.fc.weight"));
-      out.emplace_back(b + "ffn_up.bias", get(g + "mlp.fc.bias"));
-      out.emplace_back(b + "ffn_down.weight", get(g + "mlp.proj.weight"));
-      out.emplace_back(b + "ffn_down.bias", get(g + "mlp.proj.bias"));
-    }
-    out.emplace_back("output_norm.weight", get("ln_f.weight"));
-    out.emplace_back("output_norm.bias", get("ln_f.bias"));
-    return out;  // tied: llama.cpp reuses token_embd
-  }
-  for (int64_t i = 0; i < m.n_layer; ++i) {
-    const std::string g = "h." + layer(i) + ".", b = "blk." + layer(i) + ".";
-    out.emplace_back(b + "attn_norm.weight", get(g + "ln_1.weight"));
-    out.emplace_back(b + "attn_q.weight", rope_halves_to_pairs(get(g + "attn.q_proj.weight"), m.n_head));
-    out.emplace_back(b + "attn_k.weight", rope_halves_to_pairs(get(g + "attn.k_proj.weight"), m.kv_heads()));
-    out.emplace_back(b + "attn_v.weight", get(g + "attn.v_proj.weight"));
-    out.emplace_back(b + "attn_output.weight", get(g + "attn.o_proj.weight"));
-    out.emplace_back(b + "ffn_norm.weight", get(g + "ln_2.weight"));
-    out.emplace_back(b + "ffn_gate.weight", get(g + "mlp.gate.weight"));
-    out.emplace_back(b + "ffn_up.weight", get(g + "mlp.up.weight"));
-    out.emplace_back(b + "ffn_down.weight", get(g + "mlp.down.weight"));
-  }
-  out.emplace_back("output_norm.weight", get("ln_f.weight"));
-  if (!m.tie_embeddings) out.emplace_back("output.weight", get("lm_head.weight"));
-  return out;
+  return export_tensors(m, f, p, Format::Gguf);
 }
 
-NamedTensors gguf_to_gptforge(const ModelConfig& m, Family f, const NamedTensors& t) {
-  auto get = [&](const std::string& n) { return need(t, n, "gguf").detach(); };
-  NamedTensors out;
-  out.emplace_back("wte.weight", get("token_embd.weight"));
-  if (f == Family::Gpt2) {
-    out.emplace_back("wpe.weight", get("position_embd.weight"));
-    const int64_t c = m.d_model;
-    for (int64_t i = 0; i < m.n_layer; ++i) {
-      const std::string g = "h." + layer(i) + ".", b = "blk." + layer(i) + ".";
-      out.emplace_back(g + "ln_1.weight", get(b + "attn_norm.weight"));
-      out.emplace_back(g + "ln_1.bias", get(b + "attn_norm.bias"));
-      auto w = get(b + "attn_qkv.weight"), bias = get(b + "attn_qkv.bias");
-      const char* names[] = {"q", "k", "v"};
-      for (int k = 0; k < 3; ++k) {
-        out.emplace_back(g + "attn." + names[k] + "_proj.weight", w.narrow(0, k * c, c).contiguous());
-        out.emplace_back(g + "attn." + names[k] + "_proj.bias", bias.narrow(0, k * c, c).contiguous());
-      }
-      out.emplace_back(g + "attn.o_proj.weight", get(b + "attn_output.weight"));
-      out.emplace_back(g + "attn.o_proj.bias", get(b + "attn_output.bias"));
-      out.emplace_back(g + "ln_2.weight", get(b + "ffn_norm.weight"));
-      out.emplace_back(g + "ln_2.bias", get(b + "ffn_norm.bias"));
-      out.emplace_back(g + "mlp.fc.weight", get(b + "ffn_up.weight"));
-      out.emplace_back(g + "mlp.fc.bias", get(b + "ffn_up.bias"));
-      out.emplace_back(g + "mlp.proj.weight", get(b + "ffn_down.weight"));
-      out.emplace_back(g + "mlp.proj.bias", get(b + "ffn_down.bias"));
-    }
-    out.emplace_back("ln_f.weight", get("output_norm.weight"));
-    out.emplace_back("ln_f.bias", get("output_norm.bias"));
-    return out;
-  }
-  for (int64_t i = 0; i < m.n_layer; ++i) {
-    const std::string g = "h." + layer(i) + ".", b = "blk." + layer(i) + ".";
-    out.emplace_back(g + "ln_1.weight", get(b + "attn_norm.weight"));
-    out.emplace_back(g + "attn.q_proj.weight", rope_pairs_to_halves(get(b + "attn_q.weight"), m.n_head));
-    out.emplace_back(g + "attn.k_proj.weight", rope_pairs_to_halves(get(b + "attn_k.weight"), m.kv_heads()));
-    out.emplace_back(g + "attn.v_proj.weight", get(b + "attn_v.weight"));
-    out.emplace_back(g + "attn.o_proj.weight", get(b + "attn_output.weight"));
-    out.emplace_back(g + "ln_2.weight", get(b + "ffn_norm.weight"));
-    out.emplace_back(g + "mlp.gate.weight", get(b + "ffn_gate.weight"));
-    out.emplace_back(g + "mlp.up.weight", get(b + "ffn_up.weight"));
-    out.emplace_back(g + "mlp.down.weight", get(b + "ffn_down.weight"));
-  }
-  out.emplace_back("ln_f.weight", get("output_norm.weight"));
-  if (!m.tie_embeddings) out.emplace_back("lm_head.weight", get("output.weight"));
-  return out;
+NamedTensors gguf_to_gptforge(const ModelConfig& m, Family f, const NamedTensors& gguf) {
+  return import_tensors(m, f, gguf, Format::Gguf, "gguf", "", /*strict=*/false, nullptr);
 }
 
 }  // namespace gptforge

@@ -5,41 +5,18 @@
 //   gpt2  = position learned, layernorm with bias, gelu (tanh), bias on, tied embeddings, n_kv_head = n_head
 //   llama = position rope, rmsnorm, swiglu, bias off, tied or untied embeddings, any n_kv_head
 //
-// Mapping (gptforge parameter -> Hugging Face GPT2LMHeadModel; Conv1D weights are (in, out), so
-// every linear weight is transposed; q, k, v are fused into c_attn along the output dimension):
-//   wte.weight                 -> transformer.wte.weight
-//   wpe.weight                 -> transformer.wpe.weight
-//   h.i.ln_1.{weight,bias}     -> transformer.h.i.ln_1.{weight,bias}
-//   h.i.attn.{q,k,v}_proj.*    -> transformer.h.i.attn.c_attn.weight = cat(Wq, Wk, Wv)^T, .bias = cat(bq, bk, bv)
-//   h.i.attn.o_proj.*          -> transformer.h.i.attn.c_proj.{weight^T, bias}
-//   h.i.ln_2.*                 -> transformer.h.i.ln_2.*
-//   h.i.mlp.fc.*               -> transformer.h.i.mlp.c_fc.{weight^T, bias}
-//   h.i.mlp.proj.*             -> transformer.h.i.mlp.c_proj.{weight^T, bias}
-//   ln_f.*                     -> transformer.ln_f.*
-//   (lm_head is tied to wte: no tensor, as transformers itself saves GPT-2)
-//
-// gptforge -> Hugging Face LlamaForCausalLM (same (out, in) layout, same rotate_half RoPE: no change):
-//   wte.weight                 -> model.embed_tokens.weight
-//   h.i.ln_1.weight            -> model.layers.i.input_layernorm.weight
-//   h.i.attn.{q,k,v,o}_proj.weight -> model.layers.i.self_attn.{q,k,v,o}_proj.weight
-//   h.i.ln_2.weight            -> model.layers.i.post_attention_layernorm.weight
-//   h.i.mlp.{gate,up,down}.weight  -> model.layers.i.mlp.{gate,up,down}_proj.weight
-//   ln_f.weight                -> model.norm.weight
-//   lm_head.weight             -> lm_head.weight           (untied only; tied: omitted, tie_word_embeddings)
-//
-// gptforge -> GGUF (llama.cpp `llama` architecture; torch shapes, the GGUF file lists them reversed):
-//   wte.weight -> token_embd.weight;  h.i.ln_1 -> blk.i.attn_norm;  h.i.attn.q_proj -> blk.i.attn_q (*);
-//   k_proj -> blk.i.attn_k (*);  v_proj -> blk.i.attn_v;  o_proj -> blk.i.attn_output;  h.i.ln_2 -> blk.i.ffn_norm;
-//   mlp.gate -> blk.i.ffn_gate;  mlp.up -> blk.i.ffn_up;  mlp.down -> blk.i.ffn_down;  ln_f -> output_norm;
-//   lm_head -> output (untied only: llama.cpp falls back to token_embd when output.weight is absent).
-//   (*) rows permuted per head from the rotate_half layout (pairs i, i + d/2) to llama.cpp's
-//       neighbouring pairs (2i, 2i + 1): rope_halves_to_pairs(W, heads), heads = n_head for q, n_kv_head for k.
-//
-// gptforge -> GGUF (llama.cpp `gpt2` architecture; linear (out, in) layout, no transpose):
-//   wte -> token_embd;  wpe -> position_embd;  h.i.ln_1 -> blk.i.attn_norm (weight, bias);
-//   q/k/v_proj -> blk.i.attn_qkv = cat(Wq, Wk, Wv) (3C, C), bias cat(bq, bk, bv);  o_proj -> blk.i.attn_output;
-//   h.i.ln_2 -> blk.i.ffn_norm;  mlp.fc -> blk.i.ffn_up;  mlp.proj -> blk.i.ffn_down;  ln_f -> output_norm;
-//   no output.weight (tied).
+// How the names map: one table per family (tensor_names below, written out in tensor_mapping.cpp,
+// as llama.cpp's LLM_TENSOR_NAMES), one row per gptforge parameter with its Hugging Face name, its
+// GGUF name and the transform each format needs:
+//   - Hugging Face GPT2LMHeadModel stores Conv1D weights (in, out): every linear weight is
+//     transposed, and q, k, v are fused into attn.c_attn along the output dimension; lm_head is
+//     tied to wte (no tensor, as transformers itself saves GPT-2).
+//   - Hugging Face LlamaForCausalLM keeps torch's (out, in) layout and the same rotate_half RoPE: no
+//     change; lm_head only when untied (tie_word_embeddings).
+//   - GGUF `llama` (torch shapes; the file lists them reversed): q and k rows permuted per head from
+//     the rotate_half layout (pairs i, i + d/2) to llama.cpp's neighbouring pairs (2i, 2i + 1);
+//     output.weight only when untied (llama.cpp falls back to token_embd).
+//   - GGUF `gpt2`: linear (out, in) layout, q, k, v fused into attn_qkv; no output.weight (tied).
 #pragma once
 #include <torch/torch.h>
 
@@ -54,6 +31,28 @@ namespace gptforge {
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 enum class Family { Gpt2, Llama };
+
+// What a tensor's data goes through on its way from gptforge to a format (and back, inverted).
+enum class TensorTransform {
+  None,
+  Transpose,  // Conv1D's (in, out)
+  RopeQ,      // rope_halves_to_pairs over model.n_head heads
+  RopeK,      // the same over model.n_kv_head heads
+};
+
+// One row of a family's table. "{}" in a name stands for the layer index. Rows whose target names
+// are equal are fused: part `part` of `parts` along dim 0, in gptforge's layout, before the transform.
+struct TensorNames {
+  const char* gptforge;
+  const char* hf;
+  const char* gguf;
+  TensorTransform hf_transform = TensorTransform::None;
+  TensorTransform gguf_transform = TensorTransform::None;
+  int part = 0, parts = 1;
+  bool untied_only = false;  // the output head: absent from the formats when tied to the embeddings
+};
+// The rows of `f`, in the formats' order (model-wide rows, the per-layer block, model-wide rows).
+const std::vector<TensorNames>& tensor_names(Family f);
 const char* family_name(Family f);          // "gpt2" | "llama"
 const char* hf_architecture(Family f);      // "GPT2LMHeadModel" | "LlamaForCausalLM"
 

@@ -9,6 +9,7 @@
 #include "generate/decoder.h"
 #include "generate/generation_common.h"
 #include "generate/stop_strings.h"
+#include "util/units.h"
 
 namespace gptforge {
 namespace {
@@ -52,7 +53,7 @@ std::vector<Generation> beam_search(GPT& model, const std::vector<int32_t>& prom
   torch::Tensor logits = decoder.start(prompt_ids, 1);
   synchronize_device(device);
   st.prompt_tokens = decoder.prompt_tokens();
-  st.prompt_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  st.prompt_seconds = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
 
   std::vector<Beam> live(1);
@@ -167,7 +168,7 @@ std::vector<Generation> beam_search(GPT& model, const std::vector<int32_t>& prom
     results.push_back(std::move(g));
   }
   synchronize_device(device);
-  st.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  st.generate_seconds = seconds_since(t0);
   st.refills = decoder.refills();
   return results;
 }

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/eval_mode.h"
 #include "model/gpt.h"
 #include "util/runtime.h"  // synchronize_device, for timings
 
@@ -72,21 +73,6 @@ class Decoder {
   KVCache cache_;
   std::vector<std::vector<int32_t>> window_;  // per row, the tokens in the window
   int64_t prompt_tokens_ = 0, reused_tokens_ = 0, refills_ = 0;
-};
-
-// Puts the model in eval mode for its lifetime and restores training mode afterwards.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(GPT& model) : model_(model), was_training_(model->is_training()) { model_->eval(); }
-  ~EvalModeGuard() {
-    if (was_training_) model_->train();
-  }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  GPT model_;
-  bool was_training_;
 };
 
 }  // namespace gptforge

@@ -33,4 +33,9 @@ torch::Tensor presence_mask(const std::vector<int32_t>& prompt, int64_t rows, in
 torch::Tensor apply_penalties(torch::Tensor logits, const GenerationOptions& opts, const torch::Tensor& present,
                               const std::vector<std::vector<int32_t>>& histories, const Tokenizer* tok);
 
+// The next id of each row of penalised logits (B, V), (B) int64 on their device: argmax when
+// greedy, else temperature, top-k, top-p, min-p (each only when on) and one inverse-CDF draw per row
+// from `gen` (B uniforms). The sampling loop's choice; the server's batch calls it row by row.
+torch::Tensor next_tokens(torch::Tensor logits, const GenerationOptions& opts, at::Generator& gen);
+
 }  // namespace gptforge

@@ -6,27 +6,9 @@
 #include "generate/decoder.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 namespace gptforge {
-namespace {
-
-// True when `s` is well-formed UTF-8.
-bool valid_utf8(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t j = 1; j < n; ++j) {
-      if ((static_cast<unsigned char>(s[i + j]) >> 6) != 0x2) return false;
-    }
-    i += n;
-  }
-  return true;
-}
-
-}  // namespace
-
 std::string token_display(const Tokenizer* tok, int32_t id) {
   if (!tok || id < 0 || id >= tok->vocab_size()) return "#" + std::to_string(id);
   if (tok->is_special(id)) return tok->piece(id);
@@ -40,7 +22,7 @@ std::string token_display(const Tokenizer* tok, int32_t id) {
     }
     return bytes;
   }
-  if (!valid_utf8(bytes)) return tok->piece(id);
+  if (!is_valid_utf8(bytes)) return tok->piece(id);
   std::string out;
   for (char c : bytes) {
     if (c == '\n') out += "\\n";

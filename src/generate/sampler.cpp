@@ -13,19 +13,10 @@
 #include "generate/stop_strings.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/units.h"
 
 namespace gptforge {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-std::string rate(double v) {
-  if (v >= 1e6) return strprintf("%.2fM", v / 1e6);
-  if (v >= 1e3) return strprintf("%.1fk", v / 1e3);
-  return strprintf("%.0f", v);
-}
 
 // One id per row of logits (B, N), (B) int64 on the logits' device: an inverse-CDF draw. The
 // uniforms come from the private CPU generator (B numbers per step cross to the device), so a seed
@@ -39,6 +30,8 @@ torch::Tensor draw(const torch::Tensor& logits, at::Generator& gen) {
   auto target = u.to(logits.device()).unsqueeze(1) * cdf.narrow(1, n - 1, 1);
   return torch::searchsorted(cdf, target).squeeze(1).clamp_max(n - 1);
 }
+
+}  // namespace
 
 // The next id of each row from the penalised logits (B, V): argmax when greedy, else temperature,
 // top-k, top-p, min-p (each only when on), then a draw. top-k keeps just the k best columns, so the
@@ -58,6 +51,8 @@ torch::Tensor next_tokens(torch::Tensor logits, const GenerationOptions& opts, a
   torch::Tensor pick = draw(logits, gen);
   return columns.defined() ? columns.gather(1, pick.unsqueeze(1)).squeeze(1) : pick;
 }
+
+namespace {
 
 // A row of the batch that is still generating.
 struct Row {
@@ -111,8 +106,8 @@ std::string GenerationStats::summary() const {
   return strprintf("prompt: %lld tokens%s in %.3f s (%s tok/s); generation: %lld tokens in %.3f s (%s tok/s)%s",
                    (long long)prompt_tokens,
                    cached_prompt_tokens ? strprintf(" (+%lld cached)", (long long)cached_prompt_tokens).c_str() : "",
-                   prompt_seconds, rate(prompt_tokens_per_s()).c_str(),
-                   (long long)generated_tokens, generate_seconds, rate(tokens_per_s()).c_str(),
+                   prompt_seconds, format_si(prompt_tokens_per_s()).c_str(),
+                   (long long)generated_tokens, generate_seconds, format_si(tokens_per_s()).c_str(),
                    refills ? strprintf(", %lld context slides", (long long)refills).c_str() : "");
 }
 

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "data/corpus.h"
-
 namespace gptforge {
 
 size_t find_stop(const std::string& text, const std::vector<std::string>& stops, size_t from) {
@@ -16,21 +14,16 @@ size_t find_stop(const std::string& text, const std::vector<std::string>& stops,
 }
 
 TextTracker::TextTracker(const Tokenizer& tok, std::vector<std::string> stops)
-    : tok_(&tok), stops_(std::move(stops)) {
+    : streamer_(tok), stops_(std::move(stops)) {
   for (const auto& s : stops_) longest_stop_ = std::max(longest_stop_, s.size());
 }
 
 bool TextTracker::push(int32_t id) {
   if (stopped_ || finished_) return stopped_;
   const size_t before = text_.size();
-  pending_ += tok_->token_bytes(id);
-  const size_t complete = complete_utf8_prefix(pending_);
-  std::string out = pending_.substr(0, complete);
-  pending_.erase(0, complete);
-  replace_invalid_utf8(out);
-  text_ += out;
+  text_ += streamer_.push(id);
   token_end_.push_back(std::string::npos);
-  if (pending_.empty()) {
+  if (!streamer_.holding()) {
     for (; unresolved_ < token_end_.size(); ++unresolved_) token_end_[unresolved_] = text_.size();
   }
   if (stops_.empty() || text_.size() == before) return false;
@@ -61,11 +54,7 @@ std::string TextTracker::take_ready() {
 }
 
 std::string TextTracker::finish() {
-  if (!stopped_ && !finished_) {
-    replace_invalid_utf8(pending_);
-    text_ += pending_;
-    pending_.clear();
-  }
+  if (!stopped_ && !finished_) text_ += streamer_.flush();
   finished_ = true;
   return take_ready();
 }

@@ -1,5 +1,5 @@
-// The text side of one generated sequence: decodes ids as they come (UTF-8 safe, as TokenStreamer:
-// an incomplete character waits for its remaining bytes, invalid bytes become U+FFFD), watches for
+// The text side of one generated sequence: decodes ids as they come (through a TokenStreamer: an
+// incomplete character waits for its remaining bytes, invalid bytes become U+FFFD), watches for
 // stop strings, and hands out only text that is final, so a stop string (or the start of one that
 // may still complete) is never shown.
 #pragma once
@@ -36,10 +36,9 @@ class TextTracker {
   // Length of the longest end of the unreleased text that begins some stop string.
   size_t holdback() const;
 
-  const Tokenizer* tok_;
+  TokenStreamer streamer_;
   std::vector<std::string> stops_;
   size_t longest_stop_ = 0;
-  std::string pending_;            // bytes of an incomplete character
   std::string text_;
   size_t released_ = 0;            // bytes of text_ handed out
   // Per pushed id, the length of text_ once its bytes were all in it (npos while some are pending).

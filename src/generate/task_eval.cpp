@@ -13,7 +13,7 @@ std::string trim(const std::string& s) {
 }
 }  // namespace
 
-TaskEvalResult evaluate_tasks(InferenceModel& m, const std::vector<InstructExample>& examples, int64_t max_new_tokens) {
+TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>& examples, int64_t max_new_tokens) {
   require_chat_tokens(m.tokenizer, m.dir + "/tokenizer.model");
   GenerationOptions opts;
   opts.temperature = 0;  // greedy: deterministic, no draws

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/loaded_model.h"
 #include "data/instruct.h"
-#include "generate/inference_model.h"
 
 namespace gptforge {
 
@@ -31,6 +31,6 @@ struct TaskEvalResult {
 };
 
 // max_new_tokens bounds each reply.
-TaskEvalResult evaluate_tasks(InferenceModel& m, const std::vector<InstructExample>& examples, int64_t max_new_tokens);
+TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>& examples, int64_t max_new_tokens);
 
 }  // namespace gptforge

@@ -121,7 +121,7 @@ double TextEvalResult::bits_per_byte() const {
   return bytes > 0 ? loss() / std::log(2.0) * static_cast<double>(tokens) / static_cast<double>(bytes) : 0.0;
 }
 
-TextEvalResult evaluate_text(InferenceModel& m, const EvalText& text, const TextEvalOptions& opts) {
+TextEvalResult evaluate_text(LoadedModel& m, const EvalText& text, const TextEvalOptions& opts) {
   const int64_t context = m.config.model.block_size;
   if (opts.stride > context) {
     throw ConfigError(strprintf("eval.stride=%lld exceeds the context of %s (model.block_size=%lld): the tokens "

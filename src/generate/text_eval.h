@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/loaded_model.h"
 #include "data/corpus.h"
-#include "generate/inference_model.h"
 #include "model/gpt.h"
 #include "tokenizer/tokenizer.h"
 
@@ -90,6 +90,6 @@ struct TextEvalOptions {
 
 // Tokenizes `text` with m's tokenizer and scores it with m's model. Throws ConfigError naming
 // eval.stride when it exceeds m's context (tokens would go unscored).
-TextEvalResult evaluate_text(InferenceModel& m, const EvalText& text, const TextEvalOptions& opts);
+TextEvalResult evaluate_text(LoadedModel& m, const EvalText& text, const TextEvalOptions& opts);
 
 }  // namespace gptforge

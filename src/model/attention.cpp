@@ -13,6 +13,7 @@
 #include "model/batched_matmul.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
+#include "model/slot_kv_cache.h"
 
 namespace gptforge {
 namespace {
@@ -116,6 +117,28 @@ const char* attention_kernel_name() {
 }
 #endif
 
+torch::Tensor masked_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& key_mask) {
+  const int64_t B = q.size(0), H = q.size(1), Hkv = k.size(1), S = k.size(2), G = H / Hkv;
+  TORCH_CHECK(q.size(2) == 1, "masked_attention: one query per row");
+#if TORCH_VERSION_MAJOR >= 2
+  auto allowed = key_mask.logical_not().view({B, 1, 1, S});
+  return at::scaled_dot_product_attention(q, repeat_kv(k.to(q.scalar_type()), G), repeat_kv(v.to(q.scalar_type()), G),
+                                          allowed, 0.0, /*is_causal=*/false);
+#else
+  const int64_t hd = q.size(3);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // (B, H, 1, hd) -> (B*Hkv, G, hd): a kv head's query heads are the rows of one matmul, as above.
+  auto qg = (q * scale).reshape({B * Hkv, G, hd});
+  auto kg = k.to(q.scalar_type()).reshape({B * Hkv, S, hd});
+  auto vg = v.to(q.scalar_type()).reshape({B * Hkv, S, hd});
+  auto scores = batched_matmul(qg, kg.transpose(1, 2)).view({B, Hkv * G, S});
+  scores.masked_fill_(key_mask.unsqueeze(1), -std::numeric_limits<double>::infinity());
+  auto att = torch::softmax(scores, -1).view({B * Hkv, G, S});
+  return batched_matmul(att, vg).view({B, H, 1, hd});
+#endif
+}
+
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
   const int64_t T = q.size(2), S = k.size(2), G = q.size(1) / k.size(1);
   auto kr = repeat_kv(k, G), vr = repeat_kv(v, G);
@@ -151,8 +174,14 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
   }
   if (in.cache) std::tie(k, v) = in.cache->append(layer_, k, v);  // (B, Hkv, cached + T, hd)
   const double p = is_training() ? dropout_ : 0.0;
-  auto y = probs ? causal_attention_explicit(q, k, v, in.causal_mask, p, probs)
-                 : causal_attention(q, k, v, in.causal_mask, p);
+  torch::Tensor y;
+  if (in.slots) {
+    std::tie(k, v) = in.slots->append(layer_, k, v);  // (B, Hkv, S, hd), each row its own length
+    y = masked_attention(q, k, v, in.slots->step_key_mask(B));
+  } else {
+    y = probs ? causal_attention_explicit(q, k, v, in.causal_mask, p, probs)
+              : causal_attention(q, k, v, in.causal_mask, p);
+  }
   // (B, H, T, hd) -> (B, T, C)
   y = o_proj(y.transpose(1, 2).reshape({B, T, n_head_ * head_dim_}));
   if (p > 0) y = torch::dropout(y, p, /*train=*/true);

@@ -19,12 +19,16 @@
 namespace gptforge {
 
 class KVCache;
+class SlotKVCache;
 
 // What every layer's attention needs for one forward pass; GPTImpl prepares it once per pass.
 struct AttentionInputs {
   torch::Tensor rope_cos, rope_sin;  // (T, head_dim/2) for the new tokens' positions; undefined without RoPE
   torch::Tensor causal_mask;         // (block_size, block_size) bool, true above the diagonal; may be undefined
   KVCache* cache = nullptr;          // cached decoding: append this pass's keys/values here
+  // Continuous batching (GPTImpl::forward_slots): one new token per row, appended to its slot;
+  // rope_cos / rope_sin are then (B, 1, 1, head_dim/2), each row's own position.
+  SlotKVCache* slots = nullptr;
 };
 
 // --- Attention kernels ------------------------------------------------------------------------------
@@ -49,6 +53,12 @@ torch::Tensor causal_attention_explicit(const torch::Tensor& q, const torch::Ten
 torch::Tensor causal_attention_blocked(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                        const torch::Tensor& causal_mask, double dropout_p, int64_t block,
                                        torch::Tensor* probs = nullptr);
+// One query per row against keys of rows of different lengths: q (B, n_head, 1, hd), k, v (B,
+// n_kv_head, S, hd), key_mask (B, S) bool, true for keys a row must not see (beyond its length).
+// scaled_dot_product_attention with that mask on LibTorch >= 2; on 1.x the explicit kernel's grouped
+// matmuls with the mask filled in before the softmax (the same products as its one-query case).
+torch::Tensor masked_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& key_mask);
 // The textbook formula, for tests: repeat k/v per query head, q k^T * scale, mask built from
 // scratch, softmax, times v. No dropout.
 torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);

@@ -80,29 +80,39 @@ void GPTImpl::init_weights() {
 }
 
 torch::Tensor GPTImpl::run(const torch::Tensor& idx, KVCache* cache, ForwardResult* inspect, bool residuals,
-                           bool attention, bool apply_head) {
+                           bool attention, bool apply_head, SlotKVCache* slots) {
   if (idx.dim() != 2) {
     throw RunError("GPT expects token ids of shape (B, T), got " + std::to_string(idx.dim()) + " dimensions");
   }
   const int64_t B = idx.size(0), T = idx.size(1);
   const int64_t start = cache ? cache->length() : 0;  // position of idx[:, 0]
-  if (cache) {
+  torch::Tensor row_pos;                               // slots: (B) the position of each row's token
+  if (slots) {
+    if (T != 1) throw RunError("a slot step takes one token per row, got " + std::to_string(T));
+    slots->check_step(B);
+    row_pos = slots->step_positions(B);
+  } else if (cache) {
     cache->check_room(B, T);
   } else if (T > cfg_.block_size) {
     throw RunError("input of " + std::to_string(T) + " tokens exceeds model.block_size (" +
                    std::to_string(cfg_.block_size) + ")");
   }
+  // Rows of a position table, (positions, D) -> (B or 1, T, D) to add to (B, T, D) activations.
+  auto positions_of = [&](const torch::Tensor& table) {
+    return slots ? table.index_select(0, row_pos).unsqueeze(1) : table.narrow(0, start, T);
+  };
 
   // Token embedding plus position information, (B, T) -> (B, T, C).
   auto x = wte(idx);
-  if (wpe) x = x + wpe->weight.narrow(0, start, T);
-  if (pos_table_.defined()) x = x + pos_table_.narrow(0, start, T).to(x.scalar_type());
+  if (wpe) x = x + positions_of(wpe->weight);
+  if (pos_table_.defined()) x = x + positions_of(pos_table_).to(x.scalar_type());
   if (is_training() && cfg_.dropout > 0) x = torch::dropout(x, cfg_.dropout, /*train=*/true);
 
   AttentionInputs in;
   if (rope_cos_.defined()) {
-    in.rope_cos = rope_cos_.narrow(0, start, T);
-    in.rope_sin = rope_sin_.narrow(0, start, T);
+    // (T, hd/2); slots: (B, 1, 1, hd/2), broadcast over each row's heads.
+    in.rope_cos = slots ? positions_of(rope_cos_).unsqueeze(1) : positions_of(rope_cos_);
+    in.rope_sin = slots ? positions_of(rope_sin_).unsqueeze(1) : positions_of(rope_sin_);
   }
   // The mask is not a registered buffer (Module::to(dtype) would cast the bools): it follows the
   // weights' device on first use instead.
@@ -111,6 +121,7 @@ torch::Tensor GPTImpl::run(const torch::Tensor& idx, KVCache* cache, ForwardResu
   }
   in.causal_mask = causal_mask_;
   in.cache = cache;
+  in.slots = slots;
 
   if (inspect && residuals) inspect->residuals.push_back(x);
   for (auto& block : blocks_) {
@@ -124,6 +135,7 @@ torch::Tensor GPTImpl::run(const torch::Tensor& idx, KVCache* cache, ForwardResu
     if (inspect && residuals) inspect->residuals.push_back(x);
   }
   if (cache) cache->advance(T);
+  if (slots) slots->advance(B);
   return apply_head ? head(x) : x;
 }
 
@@ -142,6 +154,17 @@ torch::Tensor GPTImpl::forward_rows(const torch::Tensor& idx, const torch::Tenso
 torch::Tensor GPTImpl::forward_cached(const torch::Tensor& idx, KVCache& cache) {
   torch::NoGradGuard no_grad;
   return run(idx, &cache, nullptr, false, false);
+}
+
+torch::Tensor GPTImpl::forward_slots(const torch::Tensor& idx, SlotKVCache& slots) {
+  torch::NoGradGuard no_grad;
+  return run(idx, nullptr, nullptr, false, false, /*apply_head=*/true, &slots);
+}
+
+SlotKVCache GPTImpl::make_slot_cache(int64_t slots) const {
+  const auto& w = wte->weight;
+  return SlotKVCache(cfg_.n_layer, slots, cfg_.kv_heads(), cfg_.block_size, cfg_.head_dim(),
+                     torch::TensorOptions().device(w.device()).dtype(w.scalar_type()));
 }
 
 KVCache GPTImpl::make_cache(int64_t batch, c10::optional<torch::Dtype> dtype) const {

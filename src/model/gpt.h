@@ -53,6 +53,7 @@
 #include "model/kv_cache.h"
 #include "model/loss.h"
 #include "model/norm.h"
+#include "model/slot_kv_cache.h"
 #include "util/config.h"
 
 namespace gptforge {
@@ -89,6 +90,16 @@ class GPTImpl : public torch::nn::Module {
   // unless `dtype` is given. Remake it after moving the model.
   KVCache make_cache(int64_t batch, c10::optional<torch::Dtype> dtype = c10::nullopt) const;
 
+  // Continuous batching (the server): row b of idx (B, 1) is the next token of the sequence held in
+  // slot b of `slots` (B <= slots.slots()), at that slot's own position slots.length(b); the rows
+  // may have different lengths. Each row attends to its own cached keys only (slot_kv_cache.h masks
+  // the rest). Appends the keys/values, advances each of the B slots by one and returns the logits
+  // (B, 1, vocab_size), equal to forward_cached of each row alone. Runs without autograd. Throws
+  // RunError when a slot is full (block_size positions).
+  torch::Tensor forward_slots(const torch::Tensor& idx, SlotKVCache& slots);
+  // A cache of `slots` empty slots of block_size positions, on the model's device and dtype.
+  SlotKVCache make_slot_cache(int64_t slots) const;
+
   // forward() that also returns the residual stream and/or attention probabilities (see
   // ForwardResult). Asking for attention uses the explicit attention kernel. forward() itself pays
   // nothing for this.
@@ -111,7 +122,7 @@ class GPTImpl : public torch::nn::Module {
   // The shared body of the forward variants; cache and inspect may be null. Without apply_head it
   // returns the last residual stream (B, T, d_model).
   torch::Tensor run(const torch::Tensor& idx, KVCache* cache, ForwardResult* inspect, bool residuals,
-                    bool attention, bool apply_head = true);
+                    bool attention, bool apply_head = true, SlotKVCache* slots = nullptr);
   // ln_f + LM head.
   torch::Tensor head(const torch::Tensor& x);
   void init_weights();

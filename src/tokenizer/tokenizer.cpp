@@ -4,9 +4,9 @@
 
 #include <filesystem>
 
-#include "data/corpus.h"
 #include "util/errors.h"
 #include "util/files.h"
+#include "util/utf8.h"
 
 namespace gptforge {
 

@@ -92,6 +92,8 @@ class TokenStreamer {
   std::string push(int32_t id);
   // Whatever is still held back (an incomplete character becomes U+FFFD).
   std::string flush();
+  // True while the bytes of an incomplete character are held back.
+  bool holding() const { return !pending_.empty(); }
 
  private:
   const Tokenizer& tok_;

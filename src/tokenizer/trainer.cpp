@@ -8,48 +8,46 @@
 #include <exception>
 #include <regex>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
-#include "data/corpus.h"
 #include "tokenizer/tokenizer.h"
 #include "util/errors.h"
 #include "util/files.h"
 #include "util/log.h"
+#include "util/units.h"
+#include "util/utf8.h"
 
 namespace gptforge {
 
 namespace {
 
-// Hands the corpus to sentencepiece one line at a time, without a temporary copy on disk. Errors
+// sentencepiece 0.1 reports errors as its own util::Status, 0.2 as absl::Status: both have the same
+// constructor and codes.
+using SpStatus = std::decay_t<decltype(std::declval<const sentencepiece::SentenceIterator&>().status())>;
+using SpStatusCode = decltype(std::declval<const SpStatus&>().code());
+
+// Hands the text to sentencepiece one line at a time, without a temporary copy on disk. Errors
 // (an unreadable file, bad JSON) end the stream; train_tokenizer rethrows them afterwards.
-class CorpusSentences : public sentencepiece::SentenceIterator {
+class Sentences : public sentencepiece::SentenceIterator {
  public:
-  CorpusSentences(std::vector<std::string> files, const TokenizerConfig& cfg)
-      : reader_(std::move(files), options(cfg)), max_len_(static_cast<size_t>(cfg.max_sentence_length)) {
+  Sentences(TextSource& text, const TokenizerConfig& cfg)
+      : text_(text), max_len_(static_cast<size_t>(cfg.max_sentence_length)) {
     advance();
   }
   bool done() const override { return done_; }
   void Next() override { advance(); }
   const std::string& value() const override { return value_; }
-  sentencepiece::util::Status status() const override {
-    if (!error_) return sentencepiece::util::Status();
-    return sentencepiece::util::Status(sentencepiece::util::StatusCode::kInternal, "reading the corpus failed");
+  SpStatus status() const override {
+    if (!error_) return SpStatus();
+    return SpStatus(SpStatusCode::kInternal, "reading the corpus failed");
   }
 
   std::exception_ptr error() const { return error_; }
   int64_t sentences() const { return sentences_; }
   int64_t bytes() const { return bytes_; }
-  int64_t invalid_utf8() const { return reader_.invalid_utf8(); }
 
  private:
-  static CorpusOptions options(const TokenizerConfig& cfg) {
-    CorpusOptions o;
-    o.format = cfg.format;
-    o.jsonl_field = cfg.jsonl_field;
-    o.documents = DocumentMode::Line;  // plain text: one sentence a line
-    o.key_section = "tokenizer";
-    return o;
-  }
-
   // Splits a document into its lines, and lines longer than max_len_ before a space (or at a
   // character boundary when there is none), so sentencepiece skips nothing.
   void split(const std::string& text) {
@@ -73,11 +71,11 @@ class CorpusSentences : public sentencepiece::SentenceIterator {
   void advance() {
     try {
       while (queue_.empty()) {
-        if (!reader_.next(chunk_)) {
+        if (!text_.next(document_)) {
           done_ = true;
           return;
         }
-        split(chunk_.text);
+        split(document_);
       }
       value_ = std::move(queue_.front());
       queue_.pop_front();
@@ -89,9 +87,9 @@ class CorpusSentences : public sentencepiece::SentenceIterator {
     }
   }
 
-  CorpusReader reader_;
+  TextSource& text_;
   size_t max_len_;
-  TextChunk chunk_;
+  std::string document_;
   std::deque<std::string> queue_;
   std::string value_;
   bool done_ = false;
@@ -166,9 +164,7 @@ std::unordered_map<std::string, std::string> sentencepiece_trainer_args(const To
   };
 }
 
-TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, int threads, uint64_t seed) {
-  auto start = std::chrono::steady_clock::now();
-  if (cfg.inputs.empty()) throw ConfigError("tokenizer.inputs is empty: name the files, directories or globs to train on");
+void check_tokenizer_config(const TokenizerConfig& cfg) {
   if (cfg.model_prefix.empty()) throw ConfigError("tokenizer.model_prefix is empty");
   const int64_t reserved = kNumReservedIds + (cfg.byte_fallback ? 256 : 0);
   if (cfg.vocab_size <= reserved) {
@@ -177,23 +173,23 @@ TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, int threads, uin
                       " special tokens" + (cfg.byte_fallback ? " and 256 byte-fallback pieces" : "") +
                       "; use at least " + std::to_string(reserved + 64));
   }
+}
 
-  std::vector<std::string> files = expand_inputs(cfg.inputs);
-  CorpusSentences sentences(files, cfg);
+TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, TextSource& text, int threads, uint64_t seed) {
+  auto start = std::chrono::steady_clock::now();
+  check_tokenizer_config(cfg);
+  Sentences sentences(text, cfg);
   if (sentences.error()) std::rethrow_exception(sentences.error());
-  if (sentences.done()) {
-    throw DataError(join(cfg.inputs, ", ") + ": the corpus is empty (no text in " + std::to_string(files.size()) +
-                    " file(s) of tokenizer.inputs)");
-  }
+  if (sentences.done()) throw DataError("the corpus is empty (no text in tokenizer.inputs)");
 
   auto args = sentencepiece_trainer_args(cfg, cfg.threads > 0 ? static_cast<int>(cfg.threads) : threads);
-  log_info(strprintf("training a %s tokenizer (vocab %lld) on %zu file(s) ...", cfg.model_type.c_str(),
-                     static_cast<long long>(cfg.vocab_size), files.size()));
+  log_info(strprintf("training a %s tokenizer (vocab %lld) ...", cfg.model_type.c_str(),
+                     static_cast<long long>(cfg.vocab_size)));
   sentencepiece::SetRandomGeneratorSeed(static_cast<unsigned int>(seed & 0x7fffffff));
   std::string model;
   auto status = sentencepiece::SentencePieceTrainer::Train(args, &sentences, &model);
   if (sentences.error()) std::rethrow_exception(sentences.error());
-  if (!status.ok()) throw_training_error(status.message(), cfg);
+  if (!status.ok()) throw_training_error(std::string(status.message()), cfg);  // a string_view in 0.2
 
   // Check the layout every later stage relies on before writing anything.
   sentencepiece::SentencePieceProcessor sp;
@@ -216,15 +212,9 @@ TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, int threads, uin
   write_file_atomic(stats.model_path, model);
 
   stats.vocab_size = sp.GetPieceSize();
-  stats.files = static_cast<int64_t>(files.size());
   stats.sentences = sentences.sentences();
   stats.bytes = sentences.bytes();
-  stats.invalid_utf8 = sentences.invalid_utf8();
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (stats.invalid_utf8 > 0) {
-    log_warn(strprintf("%lld invalid UTF-8 sequence(s) in tokenizer.inputs were replaced with U+FFFD",
-                       static_cast<long long>(stats.invalid_utf8)));
-  }
+  stats.seconds = seconds_since(start);
   return stats;
 }
 

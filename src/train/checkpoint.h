@@ -1,18 +1,10 @@
-// Checkpoints: one directory per save, written atomically, readable without gptforge.
+// Training checkpoints: the model artifact (checkpoint/checkpoint.h) plus the training state that
+// only training reads and writes, so that a run resumes exactly:
 //
 //   <out_dir>/step_0000200/
-//     model.safetensors     weights under the model's parameter names (tied weights stored once)
+//     model.safetensors, config.yaml, tokenizer.model, manifest.json   (the model artifact)
 //     optimizer.pt          AdamW state (LibTorch archive)
 //     trainer_state.json    step, tokens, every RNG state, the data loaders' states, best metric
-//     config.yaml           the resolved config of the run
-//     tokenizer.model       the sentencepiece model the run was trained with
-//     manifest.json         size and FNV-1a checksum of every file above: truncation and corruption
-//                           are caught on load
-//   <out_dir>/latest -> step_0000200     (symlinks, replaced atomically)
-//   <out_dir>/best   -> step_0000150
-//
-// A save goes to a hidden temporary directory that is fsynced and renamed into place, so a kill at
-// any moment leaves the previous checkpoint intact; older ones are pruned only afterwards.
 #pragma once
 #include <torch/torch.h>
 
@@ -21,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/checkpoint.h"
 #include "util/config.h"
-#include "util/safetensors.h"
 
 namespace gptforge {
 
@@ -47,39 +39,26 @@ struct TrainerState {
 
 struct CheckpointContents {
   torch::nn::Module* model = nullptr;
-  torch::optim::Optimizer* optimizer = nullptr;  // may be null (exports, imports)
+  torch::optim::Optimizer* optimizer = nullptr;  // may be null (tests of the model part)
   TrainerState state;
   const Config* config = nullptr;
   std::string tokenizer_model;  // serialized sentencepiece model bytes
 };
 
-// Writes <out_dir>/step_<step>, points `latest` (and `best` when is_best) at it, then prunes older
-// checkpoints beyond keep_last (never the best). Returns the checkpoint directory.
+// save_model with the training state as its extension (see checkpoint/checkpoint.h).
 std::string save_checkpoint(const std::string& out_dir, const CheckpointContents& c, bool is_best,
                             int64_t keep_last);
 
-// A checkpoint directory, or a run directory (its `latest`). Throws CheckpointError otherwise.
-std::string resolve_checkpoint(const std::string& path);
-// True when out_dir holds a `latest` checkpoint.
-bool has_checkpoint(const std::string& out_dir);
-
-struct LoadedCheckpoint {
-  std::string dir;
-  Config config;
-  SafetensorsFile weights;
-  std::string tokenizer_model;
-  TrainerState state;
+// A checkpoint with its training state, when it has one (a model imported from elsewhere has none:
+// it can start a run through train.init_from, not resume one).
+struct LoadedCheckpoint : StoredModel {
+  bool has_state = false;
+  TrainerState state;          // step only, when !has_state
   std::string optimizer_path;  // "" when the checkpoint has no optimizer state
 };
-// Verifies the manifest (every file present, sizes and checksums), then reads the checkpoint.
 LoadedCheckpoint load_checkpoint(const std::string& path);
 
-// Copies weights into the model's parameters. Every parameter must be present with its shape; an
-// extra or missing tensor is a CheckpointError naming the file and the tensor.
-void load_weights(torch::nn::Module& model, const SafetensorsFile& weights, const std::string& file);
 void load_optimizer(torch::optim::Optimizer& opt, const std::string& path);
-// The model's parameters in save order.
-std::vector<std::pair<std::string, torch::Tensor>> model_tensors(torch::nn::Module& model);
 
 // Torch generator states as hex strings, for exact resume.
 std::string cpu_rng_state();

@@ -20,6 +20,12 @@
 
 // Gloo is the CPU backend; NCCL the CUDA one. Each compiles only where LibTorch was built with it
 // and ships its headers, so a CPU build never needs NCCL.
+// c10d::Work has a header of its own from LibTorch 2.x on (1.13 declares it with ProcessGroup).
+#if __has_include(<torch/csrc/distributed/c10d/Work.hpp>)
+#include <torch/csrc/distributed/c10d/Work.hpp>
+#else
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif
 #if defined(USE_C10D_GLOO) && __has_include(<gloo/config.h>)
 #define GPTFORGE_HAVE_GLOO 1
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -263,6 +269,15 @@ Distributed::Distributed() : impl_(std::make_unique<Impl>()) {}
 
 Distributed::~Distributed() = default;
 
+// LibTorch 2.x's TCPStore defaults to a libuv server that Debian's builds are made without (every
+// rendezvous then fails); the classic server exists in every version. 1.13 has no such option.
+template <typename Options>
+auto store_without_libuv(Options& o, int) -> decltype(o.useLibUV = false, void()) {
+  o.useLibUV = false;
+}
+template <typename Options>
+void store_without_libuv(Options&, long) {}
+
 // Rendezvous and process group: fills store, group, backend and comm_device.
 void Distributed::Impl::start_up(const DistEnv& env, torch::Device device) {
   const double secs = timeout.count() / 1000.0;
@@ -275,6 +290,7 @@ void Distributed::Impl::start_up(const DistEnv& env, torch::Device device) {
   so.numWorkers = env.world_size;
   so.waitWorkers = false;  // counted below, with a clearer message than the store's own
   so.timeout = timeout;
+  store_without_libuv(so, 0);
   // The store's client retries a refused connection by itself, but gives up at once when less than
   // its back-off delay (about a second) is left; retried here until the deadline.
   while (!store) {

@@ -6,10 +6,27 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
+#include <type_traits>
 
 namespace gptforge {
 
 namespace {
+
+// libtorch keys an optimizer's per-parameter state by the parameter's TensorImpl: as the pointer
+// printed to a string in 1.x, as the pointer itself in 2.x.
+using StateKey = std::remove_reference_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <typename Key = StateKey>
+Key state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;  // c10::guts::to_string's format, which 1.x uses
+    s << p.unsafeGetTensorImpl();
+    return s.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
 
 bool fusable(const torch::Tensor& p) {
   return p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() && p.grad().defined() &&
@@ -46,7 +63,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       // The same per-parameter state libtorch's AdamW keeps, so checkpoints load either way.
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const StateKey key = state_key(p);
       auto it = state_.find(key);
       if (it == state_.end()) {
         auto st = std::make_unique<torch::optim::AdamWParamState>();

@@ -88,7 +88,7 @@ SftData::SftData(const Config& cfg, const Tokenizer& tok, int rank, int world_si
     std::vector<size_t> idx(train_examples.size());
     for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
     SplitMix64 rng(derive_seed(seed_, 17));
-    for (size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
+    shuffle(idx, rng);
     size_t n_val = std::max<size_t>(1, static_cast<size_t>(cfg.sft.val_fraction * idx.size() + 0.5));
     if (n_val >= idx.size()) throw DataError(cfg.sft.train_file + ": too few examples to hold out sft.val_fraction");
     std::vector<bool> is_val(idx.size(), false);
@@ -131,7 +131,7 @@ void SftData::reshuffle() {
   std::vector<size_t> all(train_.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   SplitMix64 rng(derive_seed(seed_, 1000 + static_cast<uint64_t>(epoch_)));
-  for (size_t i = all.size(); i > 1; --i) std::swap(all[i - 1], all[rng.below(i)]);
+  shuffle(all, rng);
   // Every rank shuffles alike and keeps its stride of the order, cut to a multiple of the world
   // size so that each rank's epoch has as many examples (a different few wait each epoch).
   const size_t w = static_cast<size_t>(world_size_), per_rank = all.size() / w;
@@ -171,10 +171,11 @@ TrainSummary finetune(Config cfg, const TrainOptions& opts_in) {
   require_keys(cfg, {"train.init_from", "sft.train_file"}, "gptforge sft");
   TrainOptions opts = opts_in;
   opts.kind = "sft";
+  opts.early_stop_patience = cfg.sft.early_stop_patience;
   if (!opts.dist) opts.dist = Distributed::from_environment(cfg.run);
   if (!opts.dist->is_main()) set_log_level(LogLevel::Quiet);  // rank 0 speaks for the run
   // The base model decides the architecture and the tokenizer: a fine-tune cannot change them.
-  LoadedCheckpoint base = load_checkpoint(cfg.train.init_from);
+  StoredModel base = read_model(cfg.train.init_from);
   auto diffs = config_differences(base.config, cfg, "model");
   if (!diffs.empty()) {
     log_info("sft: model settings come from " + base.dir + " (" + std::to_string(diffs.size()) +

@@ -7,9 +7,8 @@
 #include <filesystem>
 #include <unistd.h>
 
-#include "generate/sampler.h"
-#include "tokenizer/tokenizer.h"
 #include "data/random.h"
+#include "model/eval_mode.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
@@ -19,6 +18,7 @@
 #include "util/log.h"
 #include "util/progress.h"
 #include "util/runtime.h"
+#include "util/units.h"
 
 namespace fs = std::filesystem;
 
@@ -32,6 +32,8 @@ std::atomic<int> g_stop_signal{0};
 extern "C" void on_stop_signal(int sig) {
   if (g_stop_signal.exchange(sig) != 0) _exit(128 + sig);
 }
+
+}  // namespace
 
 class StopSignals {
  public:
@@ -51,16 +53,7 @@ class StopSignals {
   void (*old_term_)(int);
 };
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-std::string si(double v) {
-  if (v >= 1e9) return strprintf("%.2fG", v / 1e9);
-  if (v >= 1e6) return strprintf("%.2fM", v / 1e6);
-  if (v >= 1e3) return strprintf("%.1fk", v / 1e3);
-  return strprintf("%.0f", v);
-}
+namespace {
 
 // Micro-batches per optimiser step so that one step sees train.total_batch_tokens.
 int64_t accumulation_steps(const Config& cfg, int64_t world_size) {
@@ -85,7 +78,7 @@ int64_t planned_steps(const TrainConfig& t, int64_t tokens_per_step) {
 }
 
 // Refuses to resume from a checkpoint whose model differs from the config.
-void check_resumable(const Config& cfg, const LoadedCheckpoint& ck) {
+void check_resumable(const Config& cfg, const StoredModel& ck) {
   auto diffs = config_differences(ck.config, cfg, "model");
   if (!diffs.empty()) {
     throw CheckpointError(ck.dir + ": checkpoint's model does not match the config (" + diffs.front() +
@@ -129,11 +122,10 @@ LossSum batch_loss(GPT& model, const DeviceBatch& b) {
 EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device device,
                     const std::string& precision, double bytes_per_token, Distributed* dist) {
   torch::NoGradGuard no_grad;
-  bool was_training = model->is_training();
-  model->eval();
   torch::Tensor sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
   torch::Tensor count = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
   {
+    EvalModeGuard eval_mode(model);
     AutocastGuard autocast(device, precision);
     for (const auto& b : batches) {
       LossSum ls = batch_loss(model, to_device(b, device));
@@ -141,7 +133,6 @@ EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device
       count += ls.count;
     }
   }
-  if (was_training) model->train();
   // Every rank evaluated its own batches: the totals are the sums over ranks.
   torch::Tensor totals = torch::stack({sum, count.to(torch::kFloat64)});
   if (dist) dist->all_reduce_sum(totals);
@@ -154,326 +145,359 @@ EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device
   return r;
 }
 
-TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions& opts) {
-  const TrainConfig& tc = cfg.train;
+// ---- The Trainer --------------------------------------------------------------------------------
+
+Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
+    : cfg_(cfg),
+      tc_(cfg.train),
+      data_(data),
+      opts_(opts),
+      alone_(opts.dist ? nullptr : std::make_unique<Distributed>()),
+      dist_(opts.dist ? *opts.dist : *alone_),
+      main_(dist_.is_main()),
+      world_size_(dist_.world_size()),
+      device_(dist_.active() ? dist_.device() : resolve_device(cfg.run.device)),
+      precision_(resolve_precision(tc_.precision, device_)) {
   // One process, or one rank of a data-parallel run: every rank runs the same steps on its own data
   // and sums gradients with the others; only rank 0 logs and writes files.
-  Distributed alone;
-  Distributed& dist = opts.dist ? *opts.dist : alone;
-  const bool main = dist.is_main();
-  const int64_t world_size = dist.world_size();
-  auto say = [&](const std::string& msg) {
-    if (main) log_info(msg);
-  };
-  const torch::Device device = dist.active() ? dist.device() : resolve_device(cfg.run.device);
-  const std::string precision = resolve_precision(tc.precision, device);
-  const int64_t accum = accumulation_steps(cfg, world_size);
-  const int64_t tokens_per_step = accum * tc.batch_size * cfg.model.block_size * world_size;
-  const int64_t total_steps = planned_steps(tc, tokens_per_step);
-  if (total_steps == 0 && tc.max_minutes <= 0) {
+  accum_ = accumulation_steps(cfg_, world_size_);
+  tokens_per_step_ = accum_ * tc_.batch_size * cfg_.model.block_size * world_size_;
+  total_steps_ = planned_steps(tc_, tokens_per_step_);
+  if (total_steps_ == 0 && tc_.max_minutes <= 0) {
     throw ConfigError("train: no stopping rule: set train.max_steps, train.max_tokens or train.max_minutes");
   }
 
   // ---- Output directory: refuse to clobber a run unless asked; only rank 0 changes it ----
-  if (has_checkpoint(tc.out_dir) && !opts.resume && !opts.force) {
-    throw UsageError("train.out_dir '" + tc.out_dir +
+  if (has_checkpoint(tc_.out_dir) && !opts_.resume && !opts_.force) {
+    throw UsageError("train.out_dir '" + tc_.out_dir +
                      "' already holds checkpoints: pass --resume to continue that run, or --force to start over");
   }
-  if (opts.resume && !has_checkpoint(tc.out_dir)) {
-    throw UsageError("--resume: train.out_dir '" + tc.out_dir + "' holds no checkpoint to resume from");
+  if (opts_.resume && !has_checkpoint(tc_.out_dir)) {
+    throw UsageError("--resume: train.out_dir '" + tc_.out_dir + "' holds no checkpoint to resume from");
   }
-  if (main && opts.force && !opts.resume && fs::exists(tc.out_dir)) {
-    for (const auto& e : fs::directory_iterator(tc.out_dir)) {
+  if (main_ && opts_.force && !opts_.resume && fs::exists(tc_.out_dir)) {
+    for (const auto& e : fs::directory_iterator(tc_.out_dir)) {
       std::string n = e.path().filename().string();
       if (n.rfind("step_", 0) == 0 || n == "latest" || n == "best" || n == "metrics.jsonl") fs::remove_all(e.path());
     }
   }
-  if (main) fs::create_directories(tc.out_dir);
+  if (main_) fs::create_directories(tc_.out_dir);
 
-  // ---- Model and optimiser: every replica starts from the same weights ----
-  torch::manual_seed(static_cast<uint64_t>(cfg.run.seed));
-  GPT model(cfg.model);
-  model->to(device);
-  auto optimizer = make_optimizer(*model, tc);
-  std::vector<torch::Tensor> params = model->parameters();
-  TrainerState state;
-  state.kind = opts.kind;
-  state.world_size = world_size;
+  // ---- Model and optimiser ----
+  torch::manual_seed(static_cast<uint64_t>(cfg_.run.seed));
+  model_ = GPT(cfg_.model);
+  model_->to(device_);
+  optimizer_ = make_optimizer(*model_, tc_);
+  params_ = model_->parameters();
+  state_.kind = opts_.kind;
+  state_.world_size = world_size_;
+}
 
-  if (opts.resume) {
-    LoadedCheckpoint ck = load_checkpoint(tc.out_dir);
-    check_resumable(cfg, ck);
-    if (ck.state.world_size != world_size) {
+Trainer::~Trainer() = default;
+
+void Trainer::resume() {
+  auto say = [&](const std::string& msg) {
+    if (main_) log_info(msg);
+  };
+  if (opts_.resume) {
+    LoadedCheckpoint ck = load_checkpoint(tc_.out_dir);
+    check_resumable(cfg_, ck);
+    if (!ck.has_state) throw CheckpointError(ck.dir + ": has no trainer_state.json to resume from");
+    if (ck.state.world_size != world_size_) {
       throw CheckpointError(strprintf("%s: written by a run of %lld process(es), resumed with %lld; resume with the "
                                       "same number (gptforge launch --nproc %lld, or WORLD_SIZE=%lld)",
-                                      ck.dir.c_str(), (long long)ck.state.world_size, (long long)world_size,
+                                      ck.dir.c_str(), (long long)ck.state.world_size, (long long)world_size_,
                                       (long long)ck.state.world_size, (long long)ck.state.world_size));
     }
-    if (static_cast<int64_t>(ck.state.loader_states.size()) != world_size ||
-        (world_size > 1 && static_cast<int64_t>(ck.state.rng_cpu_ranks.size()) != world_size)) {
+    if (static_cast<int64_t>(ck.state.loader_states.size()) != world_size_ ||
+        (world_size_ > 1 && static_cast<int64_t>(ck.state.rng_cpu_ranks.size()) != world_size_)) {
       throw CheckpointError(ck.dir + "/trainer_state.json: the loader and RNG states do not match its world_size");
     }
-    load_weights(*model, ck.weights, ck.dir + "/model.safetensors");
+    load_weights(*model_, ck.weights, ck.dir + "/model.safetensors");
     if (ck.optimizer_path.empty()) throw CheckpointError(ck.dir + ": has no optimizer.pt to resume from");
-    load_optimizer(*optimizer, ck.optimizer_path);
-    state = ck.state;
-    data.set_state(state.loader_states.at(static_cast<size_t>(dist.rank())));
-    set_cpu_rng_state(world_size > 1 ? state.rng_cpu_ranks.at(static_cast<size_t>(dist.rank())) : state.rng_cpu);
-    say(strprintf("resumed %s at step %lld (%s tokens)", ck.dir.c_str(), (long long)state.step,
-                  si(static_cast<double>(state.tokens)).c_str()));
-  } else if (!tc.init_from.empty()) {
-    LoadedCheckpoint init = load_checkpoint(tc.init_from);
-    check_resumable(cfg, init);
-    load_weights(*model, init.weights, init.dir + "/model.safetensors");
+    load_optimizer(*optimizer_, ck.optimizer_path);
+    state_ = ck.state;
+    const size_t rank = static_cast<size_t>(dist_.rank());
+    data_.set_state(state_.loader_states.at(rank));
+    set_cpu_rng_state(world_size_ > 1 ? state_.rng_cpu_ranks.at(rank) : state_.rng_cpu);
+    say(strprintf("resumed %s at step %lld (%s tokens)", ck.dir.c_str(), (long long)state_.step,
+                  format_si(static_cast<double>(state_.tokens)).c_str()));
+  } else if (!tc_.init_from.empty()) {
+    StoredModel init = read_model(tc_.init_from);
+    check_resumable(cfg_, init);
+    load_weights(*model_, init.weights, init.dir + "/model.safetensors");
     say("initialised weights from " + init.dir);
   }
-  if (dist.active()) {
-    std::vector<torch::Tensor> replicated = params;
-    for (const auto& b : model->buffers()) replicated.push_back(b);
-    dist.broadcast(replicated);  // rank 0's weights, whatever each rank initialised or loaded
+  if (dist_.active()) {
+    std::vector<torch::Tensor> replicated = params_;
+    for (const auto& b : model_->buffers()) replicated.push_back(b);
+    dist_.broadcast(replicated);  // rank 0's weights, whatever each rank initialised or loaded
     // Dropout masks differ between ranks: each draws from its own stream (restored on resume above).
-    if (!opts.resume) torch::manual_seed(derive_seed(static_cast<uint64_t>(cfg.run.seed), 1000 + dist.rank()));
+    if (!opts_.resume) torch::manual_seed(derive_seed(static_cast<uint64_t>(cfg_.run.seed), 1000 + dist_.rank()));
   }
-  std::unique_ptr<MetricsLog> metrics;
-  if (main) {
-    save_config(cfg, tc.out_dir + "/config.yaml");
-    metrics = std::make_unique<MetricsLog>(tc.out_dir + "/metrics.jsonl", opts.resume ? state.step : -1);
+  if (main_) {
+    save_config(cfg_, tc_.out_dir + "/config.yaml");
+    metrics_ = std::make_unique<MetricsLog>(tc_.out_dir + "/metrics.jsonl", opts_.resume ? state_.step : -1);
   }
-  auto record = [&](const nlohmann::json& j) {
-    if (metrics) metrics->write(j);
-  };
 
   // ---- What the run will do ----
-  const double flops_per_tok = flops_per_token(cfg.model, cfg.model.block_size);
+  const double flops_per_tok = flops_per_token(cfg_.model, cfg_.model.block_size);
   // Measured on rank 0 only, for the MFU figure of its log (other ranks would just compete for cores).
-  const double peak_flops = main ? measure_matmul_gflops(device, device.is_cuda() ? torch::kBFloat16 : torch::kFloat32,
-                                                         device.is_cuda() ? 8192 : 1024) * 1e9
-                                 : 1.0;
-  say(strprintf("model: %s parameters (%s without embeddings), %s FLOPs/token", si(model->num_params(true)).c_str(),
-                si(model->num_params(false)).c_str(), si(flops_per_tok).c_str()));
-  std::string ranks = world_size > 1 ? strprintf(" x %lld processes", (long long)world_size) : "";
+  if (main_) {
+    peak_flops_ = measure_matmul_gflops(device_, device_.is_cuda() ? torch::kBFloat16 : torch::kFloat32,
+                                        device_.is_cuda() ? 8192 : 1024) * 1e9;
+  }
+  say(strprintf("model: %s parameters (%s without embeddings), %s FLOPs/token",
+                format_si(model_->num_params(true)).c_str(), format_si(model_->num_params(false)).c_str(),
+                format_si(flops_per_tok).c_str()));
+  std::string ranks = world_size_ > 1 ? strprintf(" x %lld processes", (long long)world_size_) : "";
   say(strprintf("train: %s, %s, batch %lld x %lld tokens x %lld accumulation%s = %s tokens/step, %s steps",
-                device_description(device).c_str(), precision.c_str(), (long long)tc.batch_size,
-                (long long)cfg.model.block_size, (long long)accum, ranks.c_str(), si(tokens_per_step).c_str(),
-                total_steps ? std::to_string(total_steps).c_str() : "time-bounded"));
-  if (dist.active()) say(strprintf("distributed: %lld processes over %s", (long long)world_size, dist.backend().c_str()));
-  say(strprintf("peak matmul (measured now): %.1f GFLOP/s; out_dir: %s", peak_flops / 1e9, tc.out_dir.c_str()));
+                device_description(device_).c_str(), precision_.c_str(), (long long)tc_.batch_size,
+                (long long)cfg_.model.block_size, (long long)accum_, ranks.c_str(),
+                format_si(tokens_per_step_).c_str(),
+                total_steps_ ? std::to_string(total_steps_).c_str() : "time-bounded"));
+  if (dist_.active()) {
+    say(strprintf("distributed: %lld processes over %s", (long long)world_size_, dist_.backend().c_str()));
+  }
+  say(strprintf("peak matmul (measured now): %.1f GFLOP/s; out_dir: %s", peak_flops_ / 1e9, tc_.out_dir.c_str()));
 
-  LrSchedule schedule(tc, total_steps);
-  LossScaler scaler(precision == "fp16");
-  StopSignals signals;
-  Progress progress("train", total_steps, main ? cfg.run.progress : "off", 0.0);
-  TrainSummary summary;
-  summary.rank = dist.rank();
-  const auto start = std::chrono::steady_clock::now();
-  const double elapsed_before = state.elapsed_s;
-  auto elapsed = [&] { return elapsed_before + seconds_since(start); };
-  auto interval_start = std::chrono::steady_clock::now();
-  int64_t interval_tokens = 0, bad_in_row = 0;
-  double interval_flops = 0;
-  double last_loss = 0;
-  bool interrupted = false;
+  schedule_ = std::make_unique<LrSchedule>(tc_, total_steps_);
+  scaler_ = std::make_unique<LossScaler>(precision_ == "fp16");
+  signals_ = std::make_unique<StopSignals>();
+  progress_ = std::make_unique<Progress>("train", total_steps_, main_ ? cfg_.run.progress : "off", 0.0);
+  if (tc_.sample_interval > 0 && opts_.hooks.on_sample) {
+    sample_tok_ = std::make_unique<Tokenizer>(Tokenizer::from_serialized(data_.tokenizer_model()));
+  }
+  start_ = interval_start_ = std::chrono::steady_clock::now();
+  elapsed_before_ = state_.elapsed_s;
+  model_->train();
+}
 
-  auto checkpoint = [&](bool is_best) {
-    // Every rank's loader and RNG state, so that each one resumes exactly; rank 0 writes.
-    state.loader_states = dist.all_gather(data.state());
-    std::vector<std::string> rng = dist.all_gather(cpu_rng_state());
-    state.rng_cpu = rng.front();
-    state.rng_cpu_ranks = world_size > 1 ? rng : std::vector<std::string>{};
-    state.elapsed_s = elapsed();
-    if (!main) return;
-    CheckpointContents c;
-    c.model = model.ptr().get();
-    c.optimizer = optimizer.get();
-    c.state = state;
-    c.config = &cfg;
-    c.tokenizer_model = data.tokenizer_model();
-    summary.checkpoint = save_checkpoint(tc.out_dir, c, is_best, tc.keep_last);
-  };
-  auto run_eval = [&]() -> bool {  // returns whether this evaluation is the best so far (the same on all ranks)
-    EvalResult r = evaluate(model, data.eval_set(), device, precision, data.bytes_per_token(), &dist);
-    bool best = r.loss < state.best_val_loss;
-    if (best) {
-      state.best_val_loss = r.loss;
-      state.best_step = state.step;
-      state.evals_since_best = 0;
-    } else {
-      ++state.evals_since_best;
-    }
-    record({{"step", state.step}, {"val_loss", r.loss}, {"val_bpb", r.bpb}, {"tokens", state.tokens},
-            {"elapsed_s", elapsed()}});
-    std::string bpb = data.bytes_per_token() > 0 ? strprintf(", %.4f bits/byte", r.bpb) : "";
-    say(strprintf("\neval step %lld: val loss %.4f%s%s", (long long)state.step, r.loss, bpb.c_str(),
-                  best ? " (best)" : ""));
-    return best;
-  };
+double Trainer::elapsed() const { return elapsed_before_ + seconds_since(start_); }
 
-  // The periodic sample: a fixed prompt, a private seed, so it never shifts the training stream.
-  std::unique_ptr<Tokenizer> sample_tok;
-  if (tc.sample_interval > 0) sample_tok = std::make_unique<Tokenizer>(Tokenizer::from_serialized(data.tokenizer_model()));
-  auto print_sample = [&] {
-    GenerationOptions g = GenerationOptions::from_config(cfg.sample, static_cast<uint64_t>(cfg.run.seed));
-    g.max_new_tokens = tc.sample_tokens;
-    g.num_samples = 1;
-    g.beam_width = 1;
-    std::vector<int32_t> prompt = tc.sample_prompt.empty() ? std::vector<int32_t>{sample_tok->eos_id()}
-                                                           : encode_prompt(*sample_tok, tc.sample_prompt);
-    auto gens = generate_detailed(model, prompt, g, sample_tok.get());
-    log_info(strprintf("\nsample step %lld: %s%s", (long long)state.step, tc.sample_prompt.c_str(),
-                       gens.at(0).text.c_str()));
-  };
+void Trainer::record(const nlohmann::json& j) {
+  if (metrics_) metrics_->write(j);
+}
 
+bool Trainer::should_stop() {
+  step_start_ = std::chrono::steady_clock::now();  // a step's time includes its stop rules
+  // The ranks decide together: a stop signal or the clock on any one of them stops them all before
+  // the same step.
+  const bool budget_done = (total_steps_ > 0 && state_.step >= total_steps_) ||
+                           (tc_.max_tokens > 0 && state_.tokens >= tc_.max_tokens);
+  torch::Tensor stop = torch::tensor({static_cast<int64_t>(signals_->requested()),
+                                      static_cast<int64_t>(tc_.max_minutes > 0 && elapsed() >= tc_.max_minutes * 60)});
+  dist_.all_reduce_sum(stop);
+  interrupted_ = stop[0].item<int64_t>() > 0;
+  return budget_done || interrupted_ || stop[1].item<int64_t>() > 0;
+}
+
+bool Trainer::step() {
+  StepTiming timing;
   // Phase timings, when asked for: the device is synchronised at each boundary so that the split is true.
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point mark_time;
+  auto mark_time = step_start_;
   auto mark = [&](double* into) {
-    if (!opts.step_timings) return;
-    synchronize_device(device);
-    auto now = Clock::now();
+    if (!opts_.step_timings) return;
+    synchronize_device(device_);
+    auto now = std::chrono::steady_clock::now();
     if (into) *into += std::chrono::duration<double>(now - mark_time).count();
     mark_time = now;
   };
 
-  model->train();
-  while (true) {
-    const Clock::time_point step_start = Clock::now();
-    StepTiming timing;
-    // ---- Stop rules, checked before each step. The ranks decide together: a stop signal or the
-    // clock on any one of them stops them all before the same step ----
-    bool budget_done = (total_steps > 0 && state.step >= total_steps) ||
-                       (tc.max_tokens > 0 && state.tokens >= tc.max_tokens);
-    torch::Tensor stop = torch::tensor({static_cast<int64_t>(signals.requested()),
-                                        static_cast<int64_t>(tc.max_minutes > 0 && elapsed() >= tc.max_minutes * 60)});
-    dist.all_reduce_sum(stop);
-    interrupted = stop[0].item<int64_t>() > 0;
-    if (budget_done || interrupted || stop[1].item<int64_t>() > 0) break;
-
-    // ---- One optimiser step: micro-batches, forward, loss, backward ----
-    const double lr = schedule.at(state.step, tc.max_minutes > 0 ? elapsed() / (tc.max_minutes * 60) : 0.0);
-    set_learning_rate(*optimizer, lr);
-    mark(nullptr);
-    // Draw the micro-batches and move them to the device (to_device: SFT's LM head on target rows).
-    std::vector<DeviceBatch> micro;
-    int64_t target_count = 0, positions = 0;
-    double step_flops = 0;  // this rank's, for MFU: padded SFT batches are shorter than block_size
-    for (int64_t i = 0; i < accum; ++i) {
-      Batch b = data.next();
-      micro.push_back(to_device(b, device));
-      target_count += micro.back().targets;
-      positions += b.x.numel();
-      // The LM head's share (6 * vocab * d_model per position) of the skipped rows is never done.
-      step_flops += static_cast<double>(b.x.numel()) * flops_per_token(cfg.model, b.x.size(1)) -
-                    6.0 * static_cast<double>(cfg.model.vocab_size * cfg.model.d_model) *
-                        static_cast<double>(micro.back().skipped_rows);
+  const double lr = schedule_->at(state_.step, tc_.max_minutes > 0 ? elapsed() / (tc_.max_minutes * 60) : 0.0);
+  set_learning_rate(*optimizer_, lr);
+  mark(nullptr);
+  // Draw the micro-batches and move them to the device (to_device: SFT's LM head on target rows).
+  std::vector<DeviceBatch> micro;
+  int64_t target_count = 0, positions = 0;
+  double step_flops = 0;  // this rank's, for MFU: padded SFT batches are shorter than block_size
+  for (int64_t i = 0; i < accum_; ++i) {
+    Batch b = data_.next();
+    micro.push_back(to_device(b, device_));
+    target_count += micro.back().targets;
+    positions += b.x.numel();
+    // The LM head's share (6 * vocab * d_model per position) of the skipped rows is never done.
+    step_flops += static_cast<double>(b.x.numel()) * flops_per_token(cfg_.model, b.x.size(1)) -
+                  6.0 * static_cast<double>(cfg_.model.vocab_size * cfg_.model.d_model) *
+                      static_cast<double>(micro.back().skipped_rows);
+  }
+  target_count = dist_.sum(target_count);
+  // Each micro-batch's summed loss over the step's target count (all ranks'): accumulating k
+  // micro-batches on each of n ranks, then summing the gradients over the ranks, gives exactly the
+  // gradient of one k*n-times larger batch, masked targets included.
+  torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(device_));
+  mark(&timing.data);
+  for (const auto& b : micro) {
+    torch::Tensor loss;
+    {
+      AutocastGuard autocast(device_, precision_);
+      loss = batch_loss(model_, b).sum / static_cast<double>(std::max<int64_t>(1, target_count));
     }
-    target_count = dist.sum(target_count);
-    // Each micro-batch's summed loss over the step's target count (all ranks'): accumulating k
-    // micro-batches on each of n ranks, then summing the gradients over the ranks, gives exactly the
-    // gradient of one k*n-times larger batch, masked targets included.
-    torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(device));
-    mark(&timing.data);
-    for (const auto& b : micro) {
-      torch::Tensor loss;
-      {
-        AutocastGuard autocast(device, precision);
-        loss = batch_loss(model, b).sum / static_cast<double>(std::max<int64_t>(1, target_count));
-      }
-      mark(&timing.forward);
-      scaler.scale_loss(loss).backward();
-      step_loss += loss.detach().to(torch::kFloat32);
-      mark(&timing.backward);
-    }
-    dist.all_reduce_gradients(params);
-    scaler.unscale(params);
+    mark(&timing.forward);
+    scaler_->scale_loss(loss).backward();
+    step_loss += loss.detach().to(torch::kFloat32);
     mark(&timing.backward);
+  }
+  dist_.all_reduce_gradients(params_);
+  scaler_->unscale(params_);
+  mark(&timing.backward);
 
-    // A non-finite loss skips the step (and counts); too many in a row end the run. The loss is the
-    // sum of every rank's share, so all ranks see the same value and skip together.
-    last_loss = dist.sum(step_loss.item<double>());
-    if (!std::isfinite(last_loss)) {
-      clear_gradients(params);
-      scaler.update(false);
-      ++state.skipped_steps;
-      if (!scaler.enabled() && ++bad_in_row >= tc.max_bad_steps) {
-        throw RunError(strprintf("loss was not finite for %lld steps in a row (at step %lld): stopping; the last good "
-                                 "checkpoint in %s is intact. Lower train.learning_rate or check the data",
-                                 (long long)bad_in_row, (long long)state.step, tc.out_dir.c_str()));
-      }
-      if (main) log_warn(strprintf("step %lld: non-finite loss, step skipped", (long long)state.step));
-      continue;
+  // A non-finite loss skips the step (and counts); too many in a row end the run. The loss is the
+  // sum of every rank's share, so all ranks see the same value and skip together.
+  last_loss_ = dist_.sum(step_loss.item<double>());
+  if (!std::isfinite(last_loss_)) {
+    clear_gradients(params_);
+    scaler_->update(false);
+    ++state_.skipped_steps;
+    if (!scaler_->enabled() && ++bad_in_row_ >= tc_.max_bad_steps) {
+      throw RunError(strprintf("loss was not finite for %lld steps in a row (at step %lld): stopping; the last good "
+                               "checkpoint in %s is intact. Lower train.learning_rate or check the data",
+                               (long long)bad_in_row_, (long long)state_.step, tc_.out_dir.c_str()));
     }
-    bad_in_row = 0;
-    scaler.update(true);
-    torch::Tensor norm = clip_grad_norm(params, tc.grad_clip);
-    optimizer->step();
-    // Dropped here rather than before the next step, so that gradients never outlive their step
-    // (a checkpoint or an evaluation in between sees none).
-    clear_gradients(params);
-    mark(&timing.optimizer);
-    ++state.step;
-    // Positions actually run: the nominal tokens_per_step for pretraining, fewer for padded SFT batches.
-    const int64_t step_tokens = world_size > 1 ? dist.sum(positions) : positions;
-    state.tokens += step_tokens;
-    interval_tokens += step_tokens;
-    interval_flops += step_flops * static_cast<double>(world_size);
+    if (main_) log_warn(strprintf("step %lld: non-finite loss, step skipped", (long long)state_.step));
+    return false;
+  }
+  bad_in_row_ = 0;
+  scaler_->update(true);
+  torch::Tensor norm = clip_grad_norm(params_, tc_.grad_clip);
+  optimizer_->step();
+  // Dropped here rather than before the next step, so that gradients never outlive their step
+  // (a checkpoint or an evaluation in between sees none).
+  clear_gradients(params_);
+  mark(&timing.optimizer);
+  ++state_.step;
+  // Positions actually run: the nominal tokens_per_step for pretraining, fewer for padded SFT batches.
+  const int64_t step_tokens = world_size_ > 1 ? dist_.sum(positions) : positions;
+  state_.tokens += step_tokens;
+  interval_tokens_ += step_tokens;
+  interval_flops_ += step_flops * static_cast<double>(world_size_);
+  if (state_.step % tc_.log_interval == 0 || state_.step == total_steps_) log_step(lr, norm.item<double>());
+  if (opts_.step_timings) {
+    timing.total = seconds_since(step_start_);
+    opts_.step_timings->push_back(timing);
+  }
+  return true;
+}
 
-    // ---- Log (rank 0) ----
-    if (state.step % tc.log_interval == 0 || state.step == total_steps) {
-      if (main) {
-        double secs = seconds_since(interval_start);
-        double tok_s = interval_tokens / std::max(secs, 1e-9);
-        double mfu = interval_flops / std::max(secs, 1e-9) / (peak_flops * world_size);  // every rank's hardware counts
-        record({{"step", state.step}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", norm.item<double>()},
-                {"tokens", state.tokens}, {"tokens_per_s", tok_s}, {"mfu", mfu}, {"elapsed_s", elapsed()}});
-        progress.update(state.step, strprintf("loss %.4f lr %.2e %s tok/s mfu %.1f%%", last_loss, lr,
-                                              si(tok_s).c_str(), 100 * mfu));
-      }
-      interval_start = std::chrono::steady_clock::now();
-      interval_tokens = 0;
-      interval_flops = 0;
-    }
+void Trainer::log_step(double lr, double grad_norm) {
+  if (main_) {
+    const double secs = std::max(seconds_since(interval_start_), 1e-9);
+    StepLog s;
+    s.step = state_.step;
+    s.tokens = state_.tokens;
+    s.loss = last_loss_;
+    s.lr = lr;
+    s.grad_norm = grad_norm;
+    s.tokens_per_s = interval_tokens_ / secs;
+    s.mfu = interval_flops_ / secs / (peak_flops_ * world_size_);  // every rank's hardware counts
+    s.elapsed_s = elapsed();
+    record({{"step", s.step}, {"loss", s.loss}, {"lr", s.lr}, {"grad_norm", s.grad_norm}, {"tokens", s.tokens},
+            {"tokens_per_s", s.tokens_per_s}, {"mfu", s.mfu}, {"elapsed_s", s.elapsed_s}});
+    progress_->update(s.step, strprintf("loss %.4f lr %.2e %s tok/s mfu %.1f%%", s.loss, s.lr,
+                                        format_si(s.tokens_per_s).c_str(), 100 * s.mfu));
+    if (opts_.hooks.on_log) opts_.hooks.on_log(s);
+  }
+  interval_start_ = std::chrono::steady_clock::now();
+  interval_tokens_ = 0;
+  interval_flops_ = 0;
+}
 
-    // ---- Evaluate, keep the best, checkpoint ----
-    bool evaluated_best = false;
-    if (tc.eval_interval > 0 && state.step % tc.eval_interval == 0) {
-      evaluated_best = run_eval();
-      if (evaluated_best && tc.keep_best) checkpoint(true);
-      if (opts.kind == "sft" && cfg.sft.early_stop_patience > 0 &&
-          state.evals_since_best >= cfg.sft.early_stop_patience) {
-        summary.early_stopped = true;
-        say(strprintf("early stop: no improvement in %lld evaluations", (long long)state.evals_since_best));
+bool Trainer::evaluate() {
+  EvalResult r = gptforge::evaluate(model_, data_.eval_set(), device_, precision_, data_.bytes_per_token(), &dist_);
+  const bool best = r.loss < state_.best_val_loss;  // the same on all ranks
+  if (best) {
+    state_.best_val_loss = r.loss;
+    state_.best_step = state_.step;
+    state_.evals_since_best = 0;
+  } else {
+    ++state_.evals_since_best;
+  }
+  record({{"step", state_.step}, {"val_loss", r.loss}, {"val_bpb", r.bpb}, {"tokens", state_.tokens},
+          {"elapsed_s", elapsed()}});
+  if (main_) {
+    std::string bpb = data_.bytes_per_token() > 0 ? strprintf(", %.4f bits/byte", r.bpb) : "";
+    log_info(strprintf("\neval step %lld: val loss %.4f%s%s", (long long)state_.step, r.loss, bpb.c_str(),
+                       best ? " (best)" : ""));
+    if (opts_.hooks.on_eval) opts_.hooks.on_eval(EvalLog{state_.step, r.loss, r.bpb, best});
+  }
+  return best;
+}
+
+bool Trainer::patience_exhausted() const {
+  return opts_.early_stop_patience > 0 && state_.evals_since_best >= opts_.early_stop_patience;
+}
+
+void Trainer::save(bool is_best) {
+  // Every rank's loader and RNG state, so that each one resumes exactly; rank 0 writes.
+  state_.loader_states = dist_.all_gather(data_.state());
+  std::vector<std::string> rng = dist_.all_gather(cpu_rng_state());
+  state_.rng_cpu = rng.front();
+  state_.rng_cpu_ranks = world_size_ > 1 ? rng : std::vector<std::string>{};
+  state_.elapsed_s = elapsed();
+  if (!main_) return;
+  CheckpointContents c;
+  c.model = model_.ptr().get();
+  c.optimizer = optimizer_.get();
+  c.state = state_;
+  c.config = &cfg_;
+  c.tokenizer_model = data_.tokenizer_model();
+  last_checkpoint_ = save_checkpoint(tc_.out_dir, c, is_best, tc_.keep_last);
+  if (opts_.hooks.on_checkpoint) opts_.hooks.on_checkpoint(last_checkpoint_, state_.step);
+}
+
+TrainSummary Trainer::finish() {
+  if (interrupted_ && main_) log_info("\ninterrupted: saving a checkpoint before exiting");
+  bool best = false;
+  if (!interrupted_ && !early_stopped_ && (tc_.eval_interval == 0 || state_.step % tc_.eval_interval != 0)) {
+    best = evaluate();
+  }
+  if (state_.step > 0) save(best && tc_.keep_best);
+  dist_.barrier();  // no rank reports done before rank 0 has written the last checkpoint
+  progress_->finish(strprintf("loss %.4f", last_loss_));
+
+  TrainSummary summary;
+  summary.rank = dist_.rank();
+  summary.interrupted = interrupted_;
+  summary.early_stopped = early_stopped_;
+  summary.checkpoint = last_checkpoint_;
+  summary.steps = state_.step;
+  summary.tokens = state_.tokens;
+  summary.skipped_steps = state_.skipped_steps;
+  summary.seconds = elapsed();
+  summary.final_loss = last_loss_;
+  summary.best_val_loss = state_.best_val_loss;
+  summary.best_step = state_.best_step;
+  if (data_.bytes_per_token() > 0) {
+    summary.best_val_bpb = state_.best_val_loss / std::log(2.0) / data_.bytes_per_token();
+  }
+  return summary;
+}
+
+TrainSummary Trainer::run() {
+  resume();
+  while (!should_stop()) {
+    if (!step()) continue;  // a non-finite loss: skipped
+    const int64_t step = state_.step;
+    bool saved_best = false;
+    if (tc_.eval_interval > 0 && step % tc_.eval_interval == 0) {
+      saved_best = evaluate() && tc_.keep_best;
+      if (saved_best) save(true);
+      if (patience_exhausted()) {
+        early_stopped_ = true;
+        if (main_) {
+          log_info(strprintf("early stop: no improvement in %lld evaluations", (long long)state_.evals_since_best));
+        }
         break;
       }
     }
-    if (main && tc.sample_interval > 0 && state.step % tc.sample_interval == 0) print_sample();
-    if (tc.checkpoint_interval > 0 && state.step % tc.checkpoint_interval == 0 &&
-        !(evaluated_best && tc.keep_best)) {
-      checkpoint(false);
-    }
-    if (opts.step_timings) {
-      timing.total = seconds_since(step_start);
-      opts.step_timings->push_back(timing);
-    }
+    if (main_ && sample_tok_ && step % tc_.sample_interval == 0) opts_.hooks.on_sample(model_, *sample_tok_, step);
+    if (tc_.checkpoint_interval > 0 && step % tc_.checkpoint_interval == 0 && !saved_best) save(false);
   }
+  return finish();
+}
 
-  // ---- Finish: final evaluation and checkpoint ----
-  summary.interrupted = interrupted;
-  if (summary.interrupted) say("\ninterrupted: saving a checkpoint before exiting");
-  bool best = false;
-  if (!summary.interrupted && (tc.eval_interval == 0 || state.step % tc.eval_interval != 0)) best = run_eval();
-  if (state.step > 0) checkpoint(best && tc.keep_best);
-  dist.barrier();  // no rank reports done before rank 0 has written the last checkpoint
-  progress.finish(strprintf("loss %.4f", last_loss));
-
-  summary.steps = state.step;
-  summary.tokens = state.tokens;
-  summary.skipped_steps = state.skipped_steps;
-  summary.seconds = elapsed();
-  summary.final_loss = last_loss;
-  summary.best_val_loss = state.best_val_loss;
-  summary.best_step = state.best_step;
-  if (data.bytes_per_token() > 0) summary.best_val_bpb = state.best_val_loss / std::log(2.0) / data.bytes_per_token();
-  return summary;
+TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions& opts) {
+  return Trainer(cfg, data, opts).run();
 }
 
 // ---- Pretraining data: random windows of token shards ---------------------------------------------

@@ -1,17 +1,23 @@
 // The training loop shared by pretraining (`gptforge train`) and fine-tuning (`gptforge sft`).
 //
 // One step: draw the micro-batches, forward, loss, backward (gradient accumulation), clip, AdamW,
-// schedule, log, evaluate, checkpoint. `Trainer::run` shows that order top to bottom; the batch
-// source decides what a batch is (random windows of token shards, or instruction examples).
+// schedule, log, evaluate, checkpoint. `Trainer::run` shows that order top to bottom with the
+// Trainer's verbs (resume, should_stop, step, evaluate, save); the batch source decides what a batch
+// is (random windows of token shards, or instruction examples), and the front end's hooks what is
+// shown on the way.
 #pragma once
 #include <torch/torch.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "data/loader.h"
 #include "model/gpt.h"
+#include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
 #include "util/config.h"
@@ -41,15 +47,41 @@ struct StepTiming {
   double total = 0;      // the whole step, stop rules and logging included
 };
 
+// One logged step (every train.log_interval steps and the last), as metrics.jsonl records it.
+struct StepLog {
+  int64_t step = 0, tokens = 0;
+  double loss = 0, lr = 0, grad_norm = 0, tokens_per_s = 0, mfu = 0, elapsed_s = 0;
+};
+
+// One evaluation on the validation batches.
+struct EvalLog {
+  int64_t step = 0;
+  double val_loss = 0, val_bpb = 0;  // val_bpb 0 when the data has no bytes per token
+  bool best = false;                 // the lowest validation loss of the run so far
+};
+
+// What the front end does at points of the run, on rank 0 only; each hook may be empty.
+struct TrainHooks {
+  std::function<void(const StepLog&)> on_log;
+  std::function<void(const EvalLog&)> on_eval;
+  // Every train.sample_interval steps: show what the model writes now. It must leave the training
+  // stream alone (its own RNG) and the model as it found it (training mode).
+  std::function<void(GPT& model, const Tokenizer& tok, int64_t step)> on_sample;
+  std::function<void(const std::string& dir, int64_t step)> on_checkpoint;  // after each save
+};
+
 struct TrainOptions {
   bool resume = false;  // continue the run in train.out_dir from its latest checkpoint
   bool force = false;   // start over even though train.out_dir holds checkpoints
-  std::string kind = "pretrain";
+  std::string kind = "pretrain";  // recorded in the checkpoints' training state (pretrain | sft)
+  // Stop once this many evaluations in a row found no better validation loss (0: never).
+  int64_t early_stop_patience = 0;
   // The processes of a data-parallel run (train/distributed.h); null runs alone. TrainData must
   // then hand this rank its own share of the data.
   std::shared_ptr<Distributed> dist;
   // When set, each step's StepTiming is appended here (what bench/bench_train reports).
   std::vector<StepTiming>* step_timings = nullptr;
+  TrainHooks hooks;
 };
 
 struct TrainSummary {
@@ -63,7 +95,89 @@ struct TrainSummary {
   int rank = 0;  // of the process that returns it: only rank 0 reports
 };
 
-// Runs the loop. The model config in `cfg` must already have its vocab_size filled in.
+class MetricsLog;
+class LrSchedule;
+class LossScaler;
+class Progress;
+class StopSignals;
+
+// One training run. The model config in `cfg` must already have its vocab_size filled in. Every
+// rank of a distributed run calls the same verbs in the same order: the collective ones
+// (should_stop, step, evaluate, save) exchange data between the ranks.
+class Trainer {
+ public:
+  // Checks the stopping rules and train.out_dir (refusing to clobber a run unless forced), builds
+  // the model (seeded by run.seed) and its optimiser.
+  Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Continues the run in train.out_dir (opts.resume: weights, optimiser, RNGs, loader positions) or
+  // starts from train.init_from's weights; every rank then holds rank 0's weights. Opens the metrics
+  // log and starts the clock.
+  void resume();
+  // The stop rules, before each step: the step or token budget, a stop signal (SIGINT/SIGTERM) or
+  // the clock on any rank. Sets interrupted() for a signal.
+  bool should_stop();
+  // One optimiser step over train.total_batch_tokens. False when the loss was not finite and the
+  // step was skipped (too many in a row throw RunError).
+  bool step();
+  // The validation loss; keeps the best. Returns whether it is the best so far.
+  bool evaluate();
+  // A checkpoint of the current step (rank 0 writes; every rank takes part).
+  void save(bool is_best);
+  // Early stopping: opts.early_stop_patience evaluations in a row without a better loss.
+  bool patience_exhausted() const;
+  // The final evaluation (unless the last step had one, or interrupted) and checkpoint.
+  TrainSummary finish();
+
+  // resume, then step until should_stop, with logging, evaluation, samples and checkpoints at their
+  // intervals, then finish.
+  TrainSummary run();
+
+  GPT& model() { return model_; }
+  const TrainerState& state() const { return state_; }
+  bool interrupted() const { return interrupted_; }
+
+ private:
+  void log_step(double lr, double grad_norm);
+  void record(const nlohmann::json& j);
+  double elapsed() const;
+
+  const Config& cfg_;
+  const TrainConfig& tc_;
+  TrainData& data_;
+  TrainOptions opts_;
+  std::unique_ptr<Distributed> alone_;
+  Distributed& dist_;
+  const bool main_;
+  const int64_t world_size_;
+  const torch::Device device_;
+  const std::string precision_;
+  int64_t accum_ = 1, tokens_per_step_ = 0, total_steps_ = 0;
+
+  GPT model_{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<torch::Tensor> params_;
+  TrainerState state_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<LrSchedule> schedule_;
+  std::unique_ptr<LossScaler> scaler_;
+  std::unique_ptr<Progress> progress_;
+  std::unique_ptr<Tokenizer> sample_tok_;
+  std::unique_ptr<StopSignals> signals_;
+  double peak_flops_ = 1.0;
+
+  std::chrono::steady_clock::time_point start_, interval_start_, step_start_;
+  double elapsed_before_ = 0;
+  int64_t interval_tokens_ = 0, bad_in_row_ = 0;
+  double interval_flops_ = 0, last_loss_ = 0;
+  bool interrupted_ = false, early_stopped_ = false;
+  std::string last_checkpoint_;
+};
+
+// A whole run: Trainer(cfg, data, opts).run().
 TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions& opts);
 
 // `gptforge train`: random windows of the shards in train.data_dir. Joins a distributed run when the

@@ -71,11 +71,14 @@ expect_exit_one_line 1 "gguf export needs model.position=learned (gpt2) or rope 
 expect_exit_one_line 1 "hf export needs model.position=learned (gpt2) or rope (llama); this model has sinusoidal" -- \
   "$BIN" export --checkpoint run-sin --format hf --out x7
 expect_exit_one_line 2 "export.out" -- "$BIN" export --checkpoint run-llama --format hf
+expect_exit_one_line 2 "--format onnx: unknown export format" -- "$BIN" export --checkpoint run-llama --format onnx --out x8
+expect_exit_one_line 2 "model32.gguf: a GGUF file; import reads a Hugging Face model directory" -- \
+  "$BIN" import --from model32.gguf --out x9
 mkdir bert && echo '{"architectures": ["BertForMaskedLM"], "model_type": "bert"}' >bert/config.json
 expect_exit_one_line 1 "architectures [BertForMaskedLM]" -- "$BIN" import --from bert --out x4
 expect_exit_one_line 1 "config.json: missing" -- "$BIN" import --from corpus --out x5
 cp -r run-llama/latest/. partial && rm partial/tokenizer.model
 expect_exit_one_line 1 "tokenizer.model: missing" -- "$BIN" export --checkpoint partial --format hf --out x6
-for x in x1 x2 x3.gguf x4 x5 x6 x7; do [[ ! -e $x ]] || fail "a refused command left $x"; done
+for x in x1 x2 x3.gguf x4 x5 x6 x7 x8 x9; do [[ ! -e $x ]] || fail "a refused command left $x"; done
 no_leftovers
 echo "ok"

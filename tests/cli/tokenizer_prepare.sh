@@ -36,6 +36,14 @@ if grep -Eq '^ +[0-7]  ' show.txt; then fail "plain text '<|user|>' produced a s
 ids="$("$BIN" tokenizer encode --model tok/bpe "Hello,  wörld 😀")"
 text="$("$BIN" tokenizer decode --model tok/bpe $ids)"
 [[ "$text" == "Hello,  wörld 😀" ]] || fail "encode/decode round trip gave '$text'"
+# A conversation on the chat template: <s> <|user|> Hi <|end|> <|assistant|> (the reply's opening).
+hi="$("$BIN" tokenizer encode --model tok/bpe "Hi")"
+chat="$("$BIN" tokenizer encode --model tok/bpe --chat '{"messages": [{"role": "user", "content": "Hi"}]}')"
+[[ "$chat" == "2 5 $hi 7 6" ]] || fail "--chat rendered '$chat', expected '2 5 $hi 7 6'"
+chat="$("$BIN" tokenizer encode --model tok/bpe --chat '[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hi"}]')"
+[[ "$chat" == "2 5 $hi 7 6 $hi 7" ]] || fail "--chat with a reply rendered '$chat'"
+expect_exit 1 "--chat conversation: unknown role 'bot'" -- \
+  "$BIN" tokenizer encode --model tok/bpe --chat '[{"role": "bot", "content": "Hi"}]'
 
 # prepare
 "$BIN" prepare --config "$SRC/configs/brown-data.yaml" data.inputs=corpus data.tokenizer=tok/bpe.model \
@@ -75,6 +83,8 @@ fi
 "$BIN" prepare --config "$SRC/configs/brown-data.yaml" data.inputs=corpus data.tokenizer=tok/bpe.model \
   data.out_dir=killed run.progress=off >/dev/null
 [[ -f killed/meta.json ]] || fail "prepare after a killed run did not finish"
-if compgen -G "killed.*" >/dev/null; then fail "leftovers of the killed run: $(echo killed.*)"; fi
+if compgen -G "killed.*" >/dev/null || compgen -G ".killed.*" >/dev/null; then
+  fail "leftovers of the killed run: $(ls -a)"
+fi
 
 echo "ok"

@@ -4,6 +4,7 @@
 
 #include "test_helpers.h"
 #include "util/errors.h"
+#include "util/utf8.h"
 
 using namespace gptforge;
 using gptforge::testing::TempDir;

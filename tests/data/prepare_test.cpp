@@ -99,12 +99,12 @@ std::string error_message(F fn) {
   return "";
 }
 
-// Directories next to `out` whose names start with out's (temporaries left behind).
+// Directories next to `out` whose names start with out's, hidden or not (temporaries left behind).
 std::vector<std::string> leftovers(const TempDir& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir.path())) {
     std::string name = e.path().filename();
-    if (name.rfind("out.", 0) == 0) names.push_back(name);
+    if (name.rfind("out.", 0) == 0 || name.rfind(".out.", 0) == 0) names.push_back(name);
   }
   return names;
 }

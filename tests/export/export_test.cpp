@@ -129,7 +129,7 @@ TEST(HfExport, Gpt2DirectoryHasThePublicLayout) {
   EXPECT_EQ(t["eos_token"], "</s>");
   EXPECT_EQ(t["unk_token"], "<unk>");
   EXPECT_EQ(t["pad_token"], "<pad>");
-  EXPECT_EQ(t["add_bos_token"], true);
+  EXPECT_EQ(t["add_bos_token"], false);  // gptforge neither trains nor samples with <s>
   EXPECT_EQ(t["added_tokens_decoder"]["5"]["content"], "<|user|>");
   EXPECT_EQ(t["added_tokens_decoder"]["5"]["special"], true);
   EXPECT_EQ(t["added_tokens_decoder"].size(), 8u);
@@ -296,7 +296,10 @@ TEST(HfExport, ReferenceLogitsAreTheModelsLogits) {
   auto j = read_json(dir.file("ref.json"));
   auto ids = j["input_ids"].get<std::vector<int64_t>>();
   ASSERT_GT(ids.size(), 5u);
-  EXPECT_EQ(ids[0], 2);  // <s>
+  // The reference text's own ids, no <s>: what a client's default path feeds the model.
+  Tokenizer tok = Tokenizer::load(tiny_tokenizer());
+  std::vector<int32_t> text_ids = tok.encode(j["text"].get<std::string>());
+  EXPECT_EQ(ids, std::vector<int64_t>(text_ids.begin(), text_ids.begin() + static_cast<std::ptrdiff_t>(ids.size())));
   auto rows = j["logits"].get<std::vector<std::vector<float>>>();
   ASSERT_EQ(rows.size(), ids.size());
   torch::NoGradGuard no_grad;
@@ -369,6 +372,7 @@ TEST(GgufExport, LlamaFileReadsBackWithItsMetadataAndExactWeights) {
   EXPECT_EQ(f.alignment, 32u);
   EXPECT_EQ(f.data_start % 32, 0u);
   EXPECT_EQ(f.get_string("general.architecture"), "llama");
+  EXPECT_EQ(f.get_string("general.name"), "run");  // the run's name, not its `latest` link's
   EXPECT_EQ(f.get_uint("general.file_type"), 0u);
   EXPECT_EQ(f.get_uint("llama.context_length"), 32u);
   EXPECT_EQ(f.get_uint("llama.embedding_length"), 32u);
@@ -384,7 +388,8 @@ TEST(GgufExport, LlamaFileReadsBackWithItsMetadataAndExactWeights) {
   EXPECT_EQ(f.get_uint("tokenizer.ggml.eos_token_id"), 3u);
   EXPECT_EQ(f.get_uint("tokenizer.ggml.unknown_token_id"), 1u);
   EXPECT_EQ(f.get_uint("tokenizer.ggml.padding_token_id"), 0u);
-  EXPECT_TRUE(f.get_bool("tokenizer.ggml.add_bos_token"));
+  EXPECT_EQ(f.get_uint("tokenizer.ggml.eot_token_id"), 7u);  // <|end|>
+  EXPECT_FALSE(f.get_bool("tokenizer.ggml.add_bos_token"));
   EXPECT_FALSE(f.get_bool("tokenizer.ggml.add_space_prefix"));
   const auto& tokens = f.find("tokenizer.ggml.tokens")->array;
   const auto& types = f.find("tokenizer.ggml.token_type")->array;

@@ -22,7 +22,7 @@ using gptforge::testing::tiny_tokenizer;
 namespace {
 
 // A random model for `tokenizer` with the given context, wrapped as a loaded checkpoint.
-InferenceModel tiny_model(const Tokenizer& tokenizer, int64_t block_size, uint64_t seed = 3) {
+LoadedModel tiny_model(const Tokenizer& tokenizer, int64_t block_size, uint64_t seed = 3) {
   Config cfg;
   cfg.model.vocab_size = tokenizer.vocab_size();
   cfg.model.block_size = block_size;
@@ -33,7 +33,7 @@ InferenceModel tiny_model(const Tokenizer& tokenizer, int64_t block_size, uint64
   torch::manual_seed(seed);
   GPT model(cfg.model);
   model->eval();
-  return InferenceModel{"tiny", cfg, model, tokenizer, torch::kCPU, 0};
+  return LoadedModel{"tiny", cfg, model, tokenizer, torch::kCPU, 0};
 }
 
 // Summed loss the plain way: token i (i >= 1) scored by its own forward over its full available
@@ -164,7 +164,7 @@ TEST(TextEval, OnAPreparedValidationSplitEqualsTheTrainersBitsPerByte) {
   // The trainer's figure comes from its windows of T + 1 tokens; with T = N - 1 there is exactly
   // one, starting at the split's first token, which is what stride = T scores.
   const int64_t T = val.size() - 1;
-  InferenceModel m = tiny_model(tok, T);
+  LoadedModel m = tiny_model(tok, T);
   const std::vector<Batch> batches = eval_batches(val, 4, T, 5);
   EvalResult trainer = evaluate(m.model, batches, torch::kCPU, "fp32", val.bytes_per_token());
   TextEvalOptions opts;  // stride 0 = the context
@@ -190,7 +190,7 @@ TEST(TextEval, DifferentTokenizersShareTheByteCount) {
   const Tokenizer bpe300 = gptforge::testing::tokenizer_from_lines(
       dir, [](int i) { return std::string(i % 2 ? "the cat sat on the mat" : "a hat and a cat") + " on the mat"; });
   ASSERT_NE(bpe400.vocab_size(), bpe300.vocab_size());
-  InferenceModel a = tiny_model(bpe400, 32), b = tiny_model(bpe300, 24);
+  LoadedModel a = tiny_model(bpe400, 32), b = tiny_model(bpe300, 24);
   TextEvalOptions opts;
   opts.stride = 8;
   TextEvalResult ra = evaluate_text(a, text, opts), rb = evaluate_text(b, text, opts);
@@ -219,7 +219,7 @@ TEST(TextEval, BadInputIsADataErrorNamingTheFile) {
     }
   }
   // A stride beyond the context would leave tokens unscored.
-  InferenceModel m = tiny_model(Tokenizer::load(tiny_tokenizer()), 16);
+  LoadedModel m = tiny_model(Tokenizer::load(tiny_tokenizer()), 16);
   TextEvalOptions opts;
   opts.stride = 17;
   EXPECT_THROW(evaluate_text(m, read_eval_text({good}, CorpusOptions{}), opts), ConfigError);

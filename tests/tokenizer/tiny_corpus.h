@@ -7,7 +7,7 @@
 
 #include "test_helpers.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/trainer.h"
+#include "data/tokenizer_corpus.h"
 
 namespace gptforge::testing {
 

@@ -7,8 +7,8 @@
 
 #include "test_helpers.h"
 #include "tiny_corpus.h"
-#include "data/corpus.h"
-#include "tokenizer/trainer.h"
+#include "util/utf8.h"
+#include "data/tokenizer_corpus.h"
 #include "util/errors.h"
 
 using namespace gptforge;

@@ -21,7 +21,7 @@
 #include "data/shard.h"
 #include "data/task_suite.h"
 #include "test_helpers.h"
-#include "tokenizer/trainer.h"
+#include "data/tokenizer_corpus.h"
 #include "train/launch.h"
 #include "train/sft.h"
 #include "train/trainer.h"

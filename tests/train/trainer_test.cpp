@@ -207,3 +207,61 @@ TEST(Trainer, NonFiniteLossesAreSkippedThenStopTheRunKeepingTheLastCheckpoint) {
     EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
   }
 }
+
+TEST(Trainer, HooksSeeEveryLoggedStepEvaluationAndCheckpoint) {
+  TempDir dir;
+  Config cfg = tiny_config(dir.path());
+  cfg.train.max_steps = 20;
+  cfg.train.log_interval = 5;
+  SyntheticData data(4, 16, 16);
+  std::vector<StepLog> logs;
+  std::vector<EvalLog> evals;
+  std::vector<std::pair<std::string, int64_t>> saves;
+  TrainOptions opts;
+  opts.hooks.on_log = [&](const StepLog& s) { logs.push_back(s); };
+  opts.hooks.on_eval = [&](const EvalLog& e) { evals.push_back(e); };
+  opts.hooks.on_checkpoint = [&](const std::string& d, int64_t step) { saves.emplace_back(d, step); };
+  train_model(cfg, data, opts);
+
+  // The hooks get what metrics.jsonl records, at the same steps.
+  std::vector<nlohmann::json> train_rows, eval_rows;
+  for (const auto& j : read_metrics(dir.file("metrics.jsonl"))) {
+    (j.contains("loss") ? train_rows : eval_rows).push_back(j);
+  }
+  ASSERT_EQ(logs.size(), 4u);
+  ASSERT_EQ(train_rows.size(), 4u);
+  for (size_t i = 0; i < logs.size(); ++i) {
+    EXPECT_EQ(logs[i].step, static_cast<int64_t>(5 * (i + 1)));
+    EXPECT_EQ(logs[i].step, train_rows[i]["step"].get<int64_t>());
+    EXPECT_DOUBLE_EQ(logs[i].loss, train_rows[i]["loss"].get<double>());
+  }
+  ASSERT_EQ(evals.size(), 2u);  // steps 10 and 20 (eval_interval 10)
+  ASSERT_EQ(eval_rows.size(), 2u);
+  for (size_t i = 0; i < evals.size(); ++i) {
+    EXPECT_EQ(evals[i].step, eval_rows[i]["step"].get<int64_t>());
+    EXPECT_DOUBLE_EQ(evals[i].val_loss, eval_rows[i]["val_loss"].get<double>());
+  }
+  EXPECT_TRUE(evals[0].best);
+  // Steps 10 and 20 at the checkpoint interval (a best evaluation's save serving it), then the
+  // final save of step 20.
+  ASSERT_EQ(saves.size(), 3u);
+  EXPECT_EQ(saves[0].second, 10);
+  EXPECT_EQ(saves[1].second, 20);
+  EXPECT_EQ(saves[2].second, 20);
+  EXPECT_EQ(load_checkpoint(saves[2].first).state.step, 20);
+}
+
+TEST(Trainer, EarlyStoppingIsAnOptionOfAnyRun) {
+  TempDir dir;
+  Config cfg = tiny_config(dir.path());
+  cfg.train.learning_rate = 0;  // nothing improves after the first evaluation
+  cfg.train.min_lr = 0;
+  SyntheticData data(4, 16, 16);
+  TrainOptions opts;
+  opts.early_stop_patience = 2;
+  TrainSummary s = train_model(cfg, data, opts);
+  EXPECT_TRUE(s.early_stopped);
+  EXPECT_EQ(s.steps, 30);  // best at 10, no better at 20 and 30
+  EXPECT_EQ(s.best_step, 10);
+  EXPECT_EQ(load_checkpoint(dir.path()).state.step, 30);
+}

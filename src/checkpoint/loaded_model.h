@@ -1,5 +1,6 @@
-// A checkpoint loaded for inference: the model on its device in eval mode, the tokenizer it was
-// trained with, and its config. `sample`, `chat` and `probe` start here.
+// A checkpoint's model ready to run: built from its config, its weights loaded, on a device, in
+// eval mode, with the tokenizer it was trained with. `sample`, `chat`, `probe`, `eval` and export
+// start here.
 #pragma once
 #include <torch/torch.h>
 
@@ -11,7 +12,7 @@
 
 namespace gptforge {
 
-struct InferenceModel {
+struct LoadedModel {
   std::string dir;     // the checkpoint directory (a run directory resolves to its `latest`)
   Config config;       // the checkpoint's config; config.model built the model
   GPT model;
@@ -23,9 +24,9 @@ struct InferenceModel {
 // Loads `path` (a checkpoint or run directory) onto `device`. The weights keep the checkpoint's
 // dtype (fp32). Throws CheckpointError for a missing, corrupted or incompatible checkpoint, and when
 // the tokenizer has more ids than the model.
-InferenceModel load_inference_model(const std::string& path, torch::Device device);
+LoadedModel load_model(const std::string& path, torch::Device device);
 
-// "checkpoints/run/step_0000200: 1.2M parameters, 4 layers x 128, context 256, vocab 4096"
-std::string describe(const InferenceModel& m);
+// "checkpoints/run/step_0000200 (step 200): 1.2M parameters, 4 layers x 128, ..."
+std::string describe(const LoadedModel& m);
 
 }  // namespace gptforge

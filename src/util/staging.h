@@ -1,4 +1,5 @@
-// Outputs that appear whole or not at all. A StagedOutput hands out a temporary path next to the
+// Outputs that appear whole or not at all: the one way gptforge publishes a directory or a file
+// (checkpoints, prepared shards, exports). A StagedOutput hands out a temporary path next to the
 // destination (same filesystem, hidden name); commit() fsyncs it and renames it into place,
 // replacing an existing destination only when forced. Destroyed without commit(), it removes the
 // temporary path, so an error or exception leaves nothing behind.
@@ -25,5 +26,9 @@ class StagedOutput {
   std::string final_, tmp_;
   bool dir_, committed_ = false;
 };
+
+// Removes the temporary and replaced copies of `final_path` that processes killed mid-publication
+// left behind (those whose process is gone).
+void remove_stale_staging(const std::string& final_path);
 
 }  // namespace gptforge

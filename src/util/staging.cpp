@@ -1,11 +1,16 @@
-#include "export/staging.h"
+#include "util/staging.h"
 
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <cerrno>
 #include <filesystem>
+#include <regex>
 
 #include "util/errors.h"
 #include "util/files.h"
+#include "util/log.h"
 
 namespace fs = std::filesystem;
 
@@ -68,6 +73,27 @@ std::string StagedOutput::commit() {
   fsync_path(parent.empty() ? "." : parent.string());
   if (replacing) fs::remove_all(old, ec);
   return final_;
+}
+
+void remove_stale_staging(const std::string& final_path) {
+  const fs::path final_p(without_trailing_slash(final_path));
+  fs::path parent = final_p.parent_path();
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent)) return;
+  const std::string name =
+      std::regex_replace(final_p.filename().string(), std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
+  const std::regex stale("\\." + name + R"(\.(tmp|old)-(\d+))");
+  for (const auto& e : fs::directory_iterator(parent)) {
+    std::smatch m;
+    const std::string entry = e.path().filename().string();
+    if (!std::regex_match(entry, m, stale)) continue;
+    const pid_t pid = static_cast<pid_t>(std::stoll(m[2].str()));
+    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      std::error_code ec;
+      fs::remove_all(e.path(), ec);
+      log_debug("removed the leftover " + e.path().string());
+    }
+  }
 }
 
 }  // namespace gptforge

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# The modern-stack lanes: gptforge built and tested against the LibTorch versions users have, in
+# Debian chroots made with debootstrap, next to the bookworm (LibTorch 1.13) build of scripts/test.sh.
+#
+#   sid      LibTorch 2.14 (CPU) from sid's libtorch-dev: build everything, run the whole ctest suite,
+#            and check that `gptforge info` names the fused attention (scaled_dot_product_attention).
+#   cuda     LibTorch 2.6 built with CUDA (trixie's libtorch-cuda-dev, CUDA 12.4, NCCL 2.22): compile
+#            and link every target (no GPU here), then run that build's tests on the CPU.
+#   clients  with the sid build: tiny gpt2 and llama models checked against the real programs,
+#            transformers and llama.cpp (tests/clients/run.sh).
+#
+# Usage: bash scripts/lanes.sh [sid] [cuda] [clients]      (no argument: all three)
+# Each lane ends with one line `lane NAME: PASS (..)` or `lane NAME: FAIL (..)`; the exit code is 1 when
+# any lane failed. Run as root (debootstrap, chroot, mount).
+#
+# Environment: GPTFORGE_LANES_CACHE (default /var/cache/gptforge-lanes) holds the chroots, their build
+# trees and ccache, outside the clone. A chroot is made once and reused while its package list is
+# unchanged (a stamp in the chroot says which list made it); a changed list makes it anew. Deleting
+# the directory makes every lane start cold.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${GPTFORGE_LANES_CACHE:-/var/cache/gptforge-lanes}
+# Bump to remake every chroot (for a change in how they are set up rather than in their packages).
+readonly chroot_format=1
+
+build_packages=(build-essential cmake ninja-build ccache pkg-config dpkg-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest libcpp-httplib-dev
+  bc curl python3)
+# sentencepiece 0.2's header includes absl, which libsentencepiece-dev does not pull in.
+sid_packages=("${build_packages[@]}" libsentencepiece-dev libabsl-dev libgloo-dev libtorch-dev libopenblas0-openmp
+  python3-torch python3-transformers python3-safetensors python3-tokenizers python3-sentencepiece python3-protobuf
+  python3-gguf llama.cpp-tools
+  chromium nodejs npm)  # the server's browser and npm `openai` client tests
+# libtorch-cuda conflicts with libgloo-dev: its Gloo headers come from libgloo-cuda-dev.
+trixie_packages=("${build_packages[@]}" libsentencepiece-dev libgloo-cuda-dev libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev g++-13)
+
+log() { echo "lanes: $*"; }
+die() { echo "lanes: error: $*" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || die "run as root (debootstrap, chroot and mount need it)"
+
+# Unmounts whatever is mounted below $1, deepest first.
+unmount_below() {
+  local dir=$1 m
+  [[ -d $dir ]] || return 0
+  while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(findmnt -rn -o TARGET | grep -F "$dir/" | sort -r)
+}
+
+# Removes a chroot (or its half-made successor) without ever crossing into a mounted file system.
+remove_tree() {
+  local dir=$1
+  [[ -e $dir ]] || return 0
+  unmount_below "$dir"
+  if findmnt -rn -o TARGET | grep -qF "$dir/"; then die "$dir still has mounts; not removing it"; fi
+  rm -rf --one-file-system "$dir"
+}
+
+# Runs a command line inside a chroot with /proc mounted (LibTorch's cpuinfo reads it).
+in_chroot() {
+  local dir=$1
+  shift
+  mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
+  chroot "$dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb CI="${CI:-}" \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    CCACHE_DIR=/lane/ccache DEBIAN_FRONTEND=noninteractive NODE_EXTRA_CA_CERTS=/lane/host-ca-certificates.crt \
+    bash -c "$*"
+}
+
+# ensure_chroot NAME SUITE COMPONENTS PACKAGES...: $cache/NAME holds SUITE with PACKAGES installed.
+ensure_chroot() {
+  local name=$1 suite=$2 components=$3
+  shift 3
+  local dir=$cache/$name new=$cache/$name.new stamp start=$SECONDS
+  stamp=$(printf '%s\n' "$chroot_format" "$suite" "$components" "$@" | sha256sum | cut -c1-16)
+  if [[ -f $dir/.gptforge-stamp && $(<"$dir/.gptforge-stamp") == "$stamp" ]]; then
+    log "$name: reusing the chroot in $dir"
+    return 0
+  fi
+  command -v debootstrap >/dev/null || { apt-get update -q && apt-get install -y -q debootstrap; } >/dev/null
+  log "$name: making a $suite chroot in $dir (debootstrap, then ${#} packages)"
+  remove_tree "$new"
+  mkdir -p "$cache"
+  debootstrap --variant=minbase "$suite" "$new" >"$cache/$name.debootstrap.log" 2>&1 ||
+    { tail -n 20 "$cache/$name.debootstrap.log"; return 1; }
+  # A served Release file may be past its Valid-Until date (sid's often is).
+  echo 'Acquire::Check-Valid-Until "false";' >"$new/etc/apt/apt.conf.d/99gptforge"
+  sed -i "s/ main\$/ $components/" "$new/etc/apt/sources.list"
+  cp /etc/resolv.conf "$new/etc/resolv.conf"
+  mkdir -p "$new/lane/ccache"
+  # nvidia-cudnn (which libtorch-cuda depends on) is an installer that downloads cuDNN from NVIDIA once
+  # its license is accepted; nothing outside the package registry is reachable, so decline it.
+  in_chroot "$new" "echo 'nvidia-cudnn nvidia-cudnn/question select I Decline' | debconf-set-selections"
+  in_chroot "$new" "apt-get update -q && apt-get install -y -q --no-install-recommends $*" \
+    >"$cache/$name.apt.log" 2>&1 || { tail -n 30 "$cache/$name.apt.log"; unmount_below "$new"; return 1; }
+  [[ $name != trixie-cuda ]] || cudnn_stand_in "$new" || { unmount_below "$new"; return 1; }
+  in_chroot "$new" "ccache -M 4G >/dev/null"
+  echo "$stamp" >"$new/.gptforge-stamp"
+  unmount_below "$new"
+  remove_tree "$dir"
+  mv "$new" "$dir"
+  log "$name: chroot ready in $((SECONDS - start)) s"
+}
+
+# Without cuDNN (declined above), libtorch_cuda.so cannot be loaded: it is linked with BIND_NOW and
+# needs libcudnn.so.9. This makes a stand-in with every cudnn* function libtorch_cuda imports, each
+# one aborting with a message, so that the CUDA build's executables load and run their CPU tests. It
+# lives in /usr/local/lib of the chroot only; no cuDNN function is ever called on the CPU.
+cudnn_stand_in() {
+  in_chroot "$1" 'set -e
+    lib=/usr/lib/x86_64-linux-gnu/libtorch_cuda.so
+    { echo "#include <stdio.h>"; echo "#include <stdlib.h>"
+      nm -D --undefined-only "$lib" | awk "\$2 ~ /^cudnn/ {sub(/@.*/, \"\", \$2); print \$2}" | sort -u |
+        while read -r f; do echo "void $f(void) { fputs(\"$f: cuDNN is not installed (gptforge lanes stand-in)\\n\", stderr); abort(); }"; done
+    } >/tmp/cudnn_stand_in.c
+    # libtorch_cuda binds the symbols at version "libcudnn.so.9", as cuDNN defines them.
+    echo "libcudnn.so.9 { global: *; };" >/tmp/cudnn_stand_in.map
+    gcc -shared -fPIC -O0 -Wl,-soname,libcudnn.so.9 -Wl,--version-script=/tmp/cudnn_stand_in.map \
+      -o /usr/local/lib/libcudnn.so.9 /tmp/cudnn_stand_in.c 2>&1 | head -n 5
+    ldconfig
+    ! ldd "$lib" | grep "not found"'
+}
+
+# Copies the working tree (tracked files and untracked ones git does not ignore) to /gptforge in the
+# chroot. Files keep their times, so unchanged sources stay built; ccache covers a fresh clone.
+sync_source() {
+  local dest=$1/gptforge
+  # The network as the host sees it: its resolver and the certificate authorities it trusts (a
+  # machine behind a TLS-inspecting proxy adds its own, which npm inside the chroot needs too).
+  cp /etc/resolv.conf "$1/etc/resolv.conf"
+  [[ -f /etc/ssl/certs/ca-certificates.crt ]] && cp /etc/ssl/certs/ca-certificates.crt "$1/lane/host-ca-certificates.crt"
+  rm -rf --one-file-system "$dest"
+  mkdir -p "$dest"
+  (cd "$root" && git ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
+    tar --null -T - -cf -) | tar -xf - -C "$dest"
+}
+
+# Builds gptforge inside a chroot into /lane/build. Debian's sentencepiece links the system protobuf
+# from trixie on, so its shared library is used there (bookworm needs the static build: README).
+build_in_chroot() {
+  local dir=$1 cmake_args=${2:-}
+  in_chroot "$dir" "set -e; cd /gptforge
+    cmake -S . -B /lane/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPTFORGE_SENTENCEPIECE=system $cmake_args >/dev/null
+    ninja -C /lane/build -k 0 -j\$(nproc)
+    ccache -s | grep -iE 'hits|misses' | head -n 3 || true"
+}
+
+run_ctest() {
+  in_chroot "$1" "ctest --test-dir /lane/build --output-on-failure -j\$(nproc) --timeout 600"
+}
+
+lane_sid() {
+  local dir=$cache/sid
+  ensure_chroot sid sid main "${sid_packages[@]}" || return 1
+  sync_source "$dir"
+  build_in_chroot "$dir" || return 1
+  in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
+  grep -qE "^libtorch +2\." "$dir/lane/info.txt" || { log "sid: gptforge info names no LibTorch 2.x"; return 1; }
+  grep -q "scaled_dot_product_attention" "$dir/lane/info.txt" ||
+    { log "sid: gptforge info does not name scaled_dot_product_attention"; return 1; }
+  run_ctest "$dir"
+}
+
+lane_cuda() {
+  local dir=$cache/trixie-cuda
+  ensure_chroot trixie-cuda trixie "main contrib non-free" "${trixie_packages[@]}" || return 1
+  sync_source "$dir"
+  # CUDA 12.4's nvcc takes GCC 13 at the most; LibTorch's CMake files check the CUDA toolchain. -O1:
+  # this build proves that everything compiles and links, and its tests time nothing.
+  build_in_chroot "$dir" "-DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-13 '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG'" || return 1
+  in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
+  grep -qE "^cuda build +yes" "$dir/lane/info.txt" || { log "cuda: gptforge info does not say it was built with CUDA"; return 1; }
+  run_ctest "$dir"
+}
+
+lane_clients() {
+  local dir=$cache/sid
+  [[ -x $dir/lane/build/gptforge ]] || { lane_sid || return 1; }
+  sync_source "$dir"
+  in_chroot "$dir" "ninja -C /lane/build gptforge >/dev/null && cd /tmp && bash /gptforge/tests/clients/run.sh /lane/build/gptforge /gptforge"
+}
+
+lanes=("$@")
+((${#lanes[@]})) || lanes=(sid cuda clients)
+for l in "${lanes[@]}"; do [[ $l == sid || $l == cuda || $l == clients ]] || die "unknown lane '$l' (sid, cuda or clients)"; done
+failed=0
+summary=()
+for l in "${lanes[@]}"; do
+  start=$SECONDS
+  log "lane $l: start"
+  if "lane_$l"; then result=PASS; else result=FAIL; failed=1; fi
+  for d in sid trixie-cuda; do unmount_below "$cache/$d"; done
+  line="lane $l: $result ($((SECONDS - start)) s)"
+  echo "$line"
+  summary+=("$line")
+done
+printf '%s\n' "${summary[@]}"
+exit $failed
