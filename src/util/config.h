@@ -262,6 +262,26 @@ struct SftConfig {
   }
 };
 
+// LoRA (Hu et al., 2021): train a low-rank update B·A next to each targeted linear layer of a
+// trained model, whose own weights stay frozen (model/lora.h).
+struct LoraConfig {
+  int64_t rank = 0;
+  double alpha = 16.0;
+  double dropout = 0.0;
+  std::vector<std::string> targets = {"q", "v"};
+
+  template <class V>
+  void fields(V& v) {
+    v("rank", rank, "Rank r of the adapters (0 = off: full fine-tuning); needs train.init_from", Range{0, 4096});
+    v("alpha", alpha, "The adapters' update is scaled by alpha / rank", Range{1e-9, 1e9});
+    v("dropout", dropout, "Dropout on the adapters' input (training only)", Range{0, 0.99});
+    v("targets", targets,
+      "Linear layers that get an adapter: attention q, k, v, o; MLP fc, proj (gelu/relu models) or gate, up, "
+      "down (swiglu)",
+      ItemChoices{{"q", "k", "v", "o", "fc", "proj", "gate", "up", "down"}});
+  }
+};
+
 struct SampleConfig {
   std::string prompt;
   int64_t max_new_tokens = 256;
@@ -358,6 +378,7 @@ struct Config {
   DataConfig data;
   TrainConfig train;
   SftConfig sft;
+  LoraConfig lora;
   SampleConfig sample;
   EvalConfig eval;
   ExportConfig export_;  // `export` is a C++ keyword
@@ -371,6 +392,7 @@ struct Config {
     v.section("data", data, "Corpus tokenization into shards");
     v.section("train", train, "Pretraining loop (also the optimiser and checkpoints of sft)");
     v.section("sft", sft, "Supervised fine-tuning data");
+    v.section("lora", lora, "LoRA adapters for sft and train.init_from runs (rank 0 = full fine-tuning)");
     v.section("sample", sample, "Sampling, chat and eval decoding");
     v.section("eval", eval, "Perplexity and bits per byte on text (eval --text)");
     v.section("export", export_, "Export to Hugging Face or GGUF");
