@@ -26,12 +26,15 @@ Config lora_config(std::vector<std::string> overrides, const std::string& target
   return tiny_export_config(overrides);
 }
 
-// tiny_model with adapters whose B is random (a trained adapter: at init the update is zero).
+// tiny_model with adapters as training leaves them: A as initialised, B random (at init it is zero
+// and the update vanishes), of the size of tiny_model's perturbation of the base weights.
 GPT adapted_model(const Config& cfg) {
   GPT model = tiny_model(cfg.model);
   model->add_lora(cfg.lora);
   torch::NoGradGuard no_grad;
-  for (auto& [name, p] : model->lora_parameters()) p.add_(torch::randn_like(p) * 0.3);
+  for (auto& [name, p] : model->lora_parameters()) {
+    if (name.find("lora_B") != std::string::npos) p.normal_(0.0, 0.1);
+  }
   model->eval();
   return model;
 }
@@ -111,6 +114,8 @@ TEST_P(LoraMerge, LoadModelLoraMergeAndExportAllGiveTheAdaptedLogits) {
   Config cfg = lora_config(GetParam(), gated ? "[q, k, v, o, gate, up, down]" : "[q, k, v, o, fc, proj]");
   GPT model = adapted_model(cfg);
   const torch::Tensor want = probe_logits(model);
+  GPT base = tiny_model(cfg.model);  // the same seeded base, without adapters
+  EXPECT_GT(max_diff(probe_logits(base), want), 1e-2);  // the adapters do change the logits
   const std::string ck = save_tiny_checkpoint(dir.file("run"), model, cfg);
 
   LoadedModel loaded = gptforge::load_model(ck, torch::kCPU);
