@@ -7,6 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/adapters.h"
+#include "model/lora.h"
 #include "util/errors.h"
 #include "util/files.h"
 #include "util/staging.h"
@@ -69,7 +71,9 @@ void write_checkpoint_file(const std::string& path, const std::string& content) 
 
 std::vector<std::pair<std::string, torch::Tensor>> model_tensors(torch::nn::Module& model) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (auto& p : model.named_parameters()) out.emplace_back(p.key(), p.value());
+  for (auto& p : model.named_parameters()) {
+    if (!is_lora_parameter(p.key())) out.emplace_back(p.key(), p.value());
+  }
   return out;
 }
 
@@ -84,6 +88,8 @@ std::string save_model(const std::string& out_dir, const ModelArtifact& a, bool 
   const fs::path tmp(staged.path());
   save_safetensors((tmp / "model.safetensors").string(), model_tensors(*a.model),
                    {{"format", "gptforge"}, {"step", std::to_string(a.step)}});
+  const auto adapters = adapter_file_tensors(*a.model, a.config->model);
+  if (!adapters.empty()) save_safetensors((tmp / kAdapterFile).string(), adapters, adapter_file_metadata(a.config->lora));
   write_checkpoint_file((tmp / "config.yaml").string(),
                         "# Resolved gptforge config of this checkpoint\n" + config_to_yaml(*a.config));
   write_checkpoint_file((tmp / "tokenizer.model").string(), a.tokenizer_model);
@@ -155,6 +161,7 @@ StoredModel read_model(const std::string& path) {
     throw CheckpointError(std::string("checkpoint config is not valid for this gptforge: ") + e.what());
   }
   m.weights = load_safetensors((dir / "model.safetensors").string());
+  if (manifest.at("files").contains(kAdapterFile)) m.adapters = load_safetensors((dir / kAdapterFile).string());
   m.tokenizer_model = read_file((dir / "tokenizer.model").string());
   return m;
 }
@@ -168,6 +175,7 @@ void load_weights(torch::nn::Module& model, const SafetensorsFile& weights, cons
     }
   }
   for (auto& p : params) {
+    if (is_lora_parameter(p.key())) continue;
     const torch::Tensor* t = weights.find(p.key());
     if (!t) throw CheckpointError(file + ": tensor '" + p.key() + "' is missing");
     if (t->sizes() != p.value().sizes()) {

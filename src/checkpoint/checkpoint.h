@@ -6,6 +6,8 @@
 //     model.safetensors     weights under the model's parameter names (tied weights stored once)
 //     config.yaml           the resolved config the model was built with
 //     tokenizer.model       the sentencepiece model it was trained with
+//     adapter_model.safetensors   LoRA runs only: the adapters (checkpoint/adapters.h); model.safetensors
+//                           then holds the frozen base weights
 //     ...                   the extension's files (training: optimizer.pt, trainer_state.json)
 //     manifest.json         step, and size and FNV-1a checksum of every file above: truncation and
 //                           corruption are caught on load
@@ -55,6 +57,7 @@ struct StoredModel {
   std::string dir;
   Config config;
   SafetensorsFile weights;
+  SafetensorsFile adapters;  // LoRA adapters (adapters.h); empty when the checkpoint has none
   std::string tokenizer_model;
   int64_t step = 0;
 };
@@ -62,9 +65,10 @@ struct StoredModel {
 StoredModel read_model(const std::string& path);
 
 // Copies weights into the model's parameters. Every parameter must be present with its shape; an
-// extra or missing tensor is a CheckpointError naming the file and the tensor.
+// extra or missing tensor is a CheckpointError naming the file and the tensor. LoRA adapters are not
+// weights (load_adapters reads them).
 void load_weights(torch::nn::Module& model, const SafetensorsFile& weights, const std::string& file);
-// The model's parameters in save order.
+// The model's parameters in save order, LoRA adapters left out (they have their own file).
 std::vector<std::pair<std::string, torch::Tensor>> model_tensors(torch::nn::Module& model);
 
 }  // namespace gptforge

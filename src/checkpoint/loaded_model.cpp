@@ -1,5 +1,6 @@
 #include "checkpoint/loaded_model.h"
 
+#include "checkpoint/adapters.h"
 #include "checkpoint/checkpoint.h"
 #include "util/errors.h"
 #include "util/log.h"
@@ -8,6 +9,7 @@ namespace gptforge {
 
 LoadedModel load_model(const std::string& path, torch::Device device) {
   StoredModel stored = read_model(path);
+  merge_adapters(stored);  // a LoRA run's checkpoint runs as W + (alpha / rank) B A
   Tokenizer tok = Tokenizer::from_serialized(stored.tokenizer_model, stored.dir + "/tokenizer.model");
   if (tok.vocab_size() > stored.config.model.vocab_size) {
     throw CheckpointError(strprintf("%s: the tokenizer has %lld ids but the model only %lld (model.vocab_size)",

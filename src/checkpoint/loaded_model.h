@@ -14,7 +14,8 @@ namespace gptforge {
 
 struct LoadedModel {
   std::string dir;     // the checkpoint directory (a run directory resolves to its `latest`)
-  Config config;       // the checkpoint's config; config.model built the model
+  Config config;       // the checkpoint's config; config.model built the model. LoRA adapters are
+                       // merged into the weights on load (checkpoint/adapters.h): lora.rank is 0 here
   GPT model;
   Tokenizer tokenizer;
   torch::Device device;

@@ -50,6 +50,7 @@ int run(int argc, char** argv) {
   register_import(app);
   register_launch(app);
   register_serve(app);
+  register_lora(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

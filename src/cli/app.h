@@ -42,5 +42,6 @@ void register_export(CLI::App& app);
 void register_import(CLI::App& app);
 void register_launch(CLI::App& app);
 void register_serve(CLI::App& app);
+void register_lora(CLI::App& app);
 
 }  // namespace gptforge::cli

@@ -1,37 +1,119 @@
 // `gptforge eval --checkpoint C [--checkpoint C2 ...] --tasks FILE`: exact-match accuracy per task,
 // one column per checkpoint (say the base model and its fine-tune, for before versus after).
+// `gptforge eval --checkpoint C [...] --text FILE...`: loss, perplexity and bits per byte of each
+// checkpoint on text or JSONL (generate/text_eval.h), one row per checkpoint.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
+#include <regex>
 
 #include "cli/app.h"
+#include "data/prepare.h"
 #include "generate/task_eval.h"
+#include "generate/text_eval.h"
+#include "util/errors.h"
 #include "util/files.h"
 #include "util/log.h"
 #include "util/runtime.h"
 
 namespace gptforge::cli {
 
+namespace {
+
+// CLI11 lets `--text` take every argument after it, overrides included: `--text a.txt eval.stride=64`
+// would read a file named "eval.stride=64". An argument of the form section.key=value that is not
+// an existing path goes back to the overrides.
+void split_overrides(std::vector<std::string>& files, std::vector<std::string>& overrides) {
+  static const std::regex override_form(R"([a-z_]+(\.[a-z_0-9]+)+=.*)");
+  std::vector<std::string> kept;
+  for (auto& f : files) {
+    if (std::regex_match(f, override_form) && !std::filesystem::exists(f)) {
+      overrides.push_back(std::move(f));
+    } else {
+      kept.push_back(std::move(f));
+    }
+  }
+  files = std::move(kept);
+}
+
+void eval_text(const Config& cfg, const std::vector<std::string>& checkpoints, const std::vector<std::string>& files,
+               const std::string& json_path) {
+  const EvalText text = read_eval_text(files, corpus_options(cfg.data));
+  log_info(strprintf("%lld document(s), %lld bytes in %zu file(s)", static_cast<long long>(text.documents),
+                     static_cast<long long>(text.bytes), files.size()));
+  if (text.invalid_utf8 > 0) {
+    log_warn(strprintf("%lld invalid UTF-8 sequence(s) were replaced with U+FFFD and counted as its 3 bytes",
+                       static_cast<long long>(text.invalid_utf8)));
+  }
+  TextEvalOptions opts;
+  opts.stride = cfg.eval.stride;
+  opts.batch_size = cfg.eval.batch_size;
+  opts.progress = cfg.run.progress;
+  const torch::Device device = resolve_device(cfg.run.device);
+  std::vector<TextEvalResult> results;
+  for (const auto& path : checkpoints) {
+    LoadedModel m = load_model(path, device);
+    log_info("evaluating " + describe(m));
+    results.push_back(evaluate_text(m, text, opts));
+  }
+  std::printf("%-40s %8s %7s %12s %10s %12s %10s\n", "checkpoint", "context", "stride", "tokens", "loss",
+              "perplexity", "bits/byte");
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const TextEvalResult& r = results[i];
+    std::printf("%-40s %8lld %7lld %12lld %10.4f %12.3f %10.4f\n", checkpoints[i].c_str(), (long long)r.context,
+                (long long)r.stride, (long long)r.tokens, r.loss(), r.perplexity(), r.bits_per_byte());
+    rows.push_back({{"checkpoint", checkpoints[i]}, {"dir", r.checkpoint}, {"context", r.context},
+                    {"stride", r.stride}, {"tokens", r.tokens}, {"scored_tokens", r.score.scored},
+                    {"loss_nats_sum", r.score.loss_sum}, {"loss", r.loss()}, {"perplexity", r.perplexity()},
+                    {"bits_per_byte", r.bits_per_byte()}});
+  }
+  if (!json_path.empty()) {
+    nlohmann::json out = {{"files", files},          {"documents", text.documents},
+                          {"bytes", text.bytes},     {"invalid_utf8", text.invalid_utf8},
+                          {"results", rows}};
+    write_file_atomic(json_path, out.dump(2) + "\n");
+  }
+}
+
+}  // namespace
+
 void register_eval(CLI::App& app) {
   struct Args {
     CommonOptions common;
     std::vector<std::string> checkpoints;
     std::string tasks;
+    std::vector<std::string> text;
+    std::string json;
     int64_t limit = 0;
     std::string predictions;
   };
   auto args = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("eval", "Exact-match accuracy of checkpoints on an instruction task file (greedy)");
+  auto* cmd = app.add_subcommand(
+      "eval", "Exact-match accuracy of checkpoints on an instruction task file (greedy, --tasks), or their loss, "
+              "perplexity and bits per byte on text (--text)");
   add_common_options(cmd, args->common);
   cmd->add_option("--checkpoint", args->checkpoints, "Checkpoint or run directory; repeat to compare")->required();
-  cmd->add_option("--tasks", args->tasks, "Instruction JSONL (e.g. data/tasks/test.jsonl from `gptforge tasks`)")
-      ->required();
+  cmd->add_option("--tasks", args->tasks, "Instruction JSONL (e.g. data/tasks/test.jsonl from `gptforge tasks`)");
+  cmd->add_option("--text", args->text,
+                  "Text or JSONL files to score (read as prepare reads data.inputs; windows of the context, "
+                  "eval.stride apart)");
+  cmd->add_option("--json", args->json, "--text: also write the figures as JSON here");
   cmd->add_option("--limit", args->limit, "Evaluate only the first N examples (0 = all)");
   cmd->add_option("--predictions", args->predictions,
                   "Write every example's prompt, expected and generated answer as JSONL here (the first "
                   "checkpoint's; with several, FILE.1, FILE.2... for the others)");
   cmd->callback([args] {
+    split_overrides(args->text, args->common.overrides);
     Config cfg = load_command_config(args->common);
+    if (args->tasks.empty() == args->text.empty()) throw UsageError("eval needs exactly one of --tasks FILE or --text FILE...");
+    if (!args->text.empty()) {
+      if (!args->predictions.empty() || args->limit != 0) throw UsageError("--predictions and --limit go with --tasks");
+      eval_text(cfg, args->checkpoints, args->text, args->json);
+      return;
+    }
+    if (!args->json.empty()) throw UsageError("--json goes with --text");
     auto examples = read_instruct_file(args->tasks, "auto", false);
     if (args->limit > 0 && static_cast<int64_t>(examples.size()) > args->limit) examples.resize(args->limit);
     torch::Device device = resolve_device(cfg.run.device);

@@ -60,17 +60,6 @@ void check_replaceable(const std::string& out) {
   }
 }
 
-CorpusOptions corpus_options(const DataConfig& data, size_t chunk_bytes) {
-  CorpusOptions o;
-  o.format = data.format;
-  o.jsonl_field = data.jsonl_field;
-  o.documents = parse_document_mode(data.documents);
-  o.reject_invalid_utf8 = data.invalid_utf8 == "reject";
-  o.chunk_bytes = chunk_bytes;
-  o.key_section = "data";
-  return o;
-}
-
 int64_t total_file_bytes(const std::vector<std::string>& files) {
   int64_t total = 0;
   for (const auto& f : files) {
@@ -123,6 +112,17 @@ void encode_batch(std::vector<Work>& batch, const std::vector<Tokenizer>& tokeni
 }
 
 }  // namespace
+
+CorpusOptions corpus_options(const DataConfig& data, size_t chunk_bytes) {
+  CorpusOptions o;
+  o.format = data.format;
+  o.jsonl_field = data.jsonl_field;
+  o.documents = parse_document_mode(data.documents);
+  o.reject_invalid_utf8 = data.invalid_utf8 == "reject";
+  o.chunk_bytes = chunk_bytes;
+  o.key_section = "data";
+  return o;
+}
 
 std::string PrepareStats::summary() const {
   std::string s = strprintf("%-6s %10s %14s %14s %12s %7s\n", "split", "documents", "tokens", "source bytes",

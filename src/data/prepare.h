@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 
+#include "data/corpus.h"
 #include "data/dataset_meta.h"
 #include "util/config.h"
 
@@ -34,6 +35,10 @@ struct PrepareOptions {
   // Called after each batch is written to the temporary directory (tests use it to fail midway).
   std::function<void(int64_t batches_done)> after_batch;
 };
+
+// How prepare reads the corpus (data.format, jsonl_field, documents, invalid_utf8), for readers that
+// must see the same documents (eval --text).
+CorpusOptions corpus_options(const DataConfig& data, size_t chunk_bytes = 1 << 20);
 
 // Uses cfg.data, run.seed, run.threads (when data.threads is 0) and run.progress.
 PrepareStats prepare_data(const Config& cfg, const PrepareOptions& opts = {});

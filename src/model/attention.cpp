@@ -162,12 +162,19 @@ AttentionImpl::AttentionImpl(const ModelConfig& cfg, int64_t layer)
   o_proj = register_module("o_proj", torch::nn::Linear(linear(n_head_ * head_dim_, c)));
 }
 
+void AttentionImpl::add_lora(const LoraConfig& cfg) {
+  if (lora_targets(cfg, "q")) q_lora = register_module("q_proj_lora", LoRA(q_proj, cfg));
+  if (lora_targets(cfg, "k")) k_lora = register_module("k_proj_lora", LoRA(k_proj, cfg));
+  if (lora_targets(cfg, "v")) v_lora = register_module("v_proj_lora", LoRA(v_proj, cfg));
+  if (lora_targets(cfg, "o")) o_lora = register_module("o_proj_lora", LoRA(o_proj, cfg));
+}
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in, torch::Tensor* probs) {
   const int64_t B = x.size(0), T = x.size(1);
   // (B, T, C) -> (B, heads, T, hd)
-  auto q = q_proj(x).view({B, T, n_head_, head_dim_}).transpose(1, 2);
-  auto k = k_proj(x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
-  auto v = v_proj(x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
+  auto q = adapted(q_proj, q_lora, x).view({B, T, n_head_, head_dim_}).transpose(1, 2);
+  auto k = adapted(k_proj, k_lora, x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
+  auto v = adapted(v_proj, v_lora, x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
   if (in.rope_cos.defined()) {
     q = apply_rope(q, in.rope_cos, in.rope_sin);
     k = apply_rope(k, in.rope_cos, in.rope_sin);
@@ -183,7 +190,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
               : causal_attention(q, k, v, in.causal_mask, p);
   }
   // (B, H, T, hd) -> (B, T, C)
-  y = o_proj(y.transpose(1, 2).reshape({B, T, n_head_ * head_dim_}));
+  y = adapted(o_proj, o_lora, y.transpose(1, 2).reshape({B, T, n_head_ * head_dim_}));
   if (p > 0) y = torch::dropout(y, p, /*train=*/true);
   return y;
 }

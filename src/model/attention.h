@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include "model/lora.h"
 #include "util/config.h"
 
 namespace gptforge {
@@ -72,7 +73,11 @@ class AttentionImpl : public torch::nn::Module {
   // x: (B, T, C) -> (B, T, C). With `probs`, uses the explicit kernel and stores the probabilities.
   torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in, torch::Tensor* probs = nullptr);
 
+  // Gives the projections named in cfg.targets (q, k, v, o) a LoRA adapter (lora.h).
+  void add_lora(const LoraConfig& cfg);
+
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  LoRA q_lora{nullptr}, k_lora{nullptr}, v_lora{nullptr}, o_lora{nullptr};  // set by add_lora only
 
  private:
   int64_t layer_, n_head_, n_kv_head_, head_dim_;

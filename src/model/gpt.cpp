@@ -181,6 +181,22 @@ ForwardResult GPTImpl::forward_inspect(const torch::Tensor& idx, bool residuals,
 
 torch::Tensor GPTImpl::lens(const torch::Tensor& residual) { return head(residual); }
 
+void GPTImpl::add_lora(const LoraConfig& cfg) {
+  for (auto& p : parameters()) p.set_requires_grad(false);
+  for (auto& block : blocks_) {
+    block->attn->add_lora(cfg);
+    block->mlp->add_lora(cfg);
+  }
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> GPTImpl::lora_parameters() {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (auto& p : named_parameters()) {
+    if (is_lora_parameter(p.key())) out.emplace_back(p.key(), p.value());
+  }
+  return out;
+}
+
 int64_t GPTImpl::num_params(bool include_embeddings) const { return count_params(cfg_, include_embeddings); }
 
 }  // namespace gptforge

@@ -46,11 +46,14 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "model/accounting.h"
 #include "model/block.h"
 #include "model/kv_cache.h"
+#include "model/lora.h"
 #include "model/loss.h"
 #include "model/norm.h"
 #include "model/slot_kv_cache.h"
@@ -107,6 +110,14 @@ class GPTImpl : public torch::nn::Module {
   // Logit lens: lm_head(ln_f(residual)), residual (..., d_model) -> (..., vocab_size). On the last
   // residual of forward_inspect it gives the logits.
   torch::Tensor lens(const torch::Tensor& residual);
+
+  // LoRA fine-tuning (lora.h): freezes every parameter of the model, then gives the layers named in
+  // cfg.targets of every block a trainable adapter (on the weights' device and dtype). Draws A from
+  // torch's default generator. Call after loading the base weights' checkpoint, if any: the
+  // adapters' tensors are not part of the base checkpoint (see lora_parameters).
+  void add_lora(const LoraConfig& cfg);
+  // The adapters' parameters (name, tensor), empty without add_lora.
+  std::vector<std::pair<std::string, torch::Tensor>> lora_parameters();
 
   // count_params(config(), include_embeddings) (accounting.h).
   int64_t num_params(bool include_embeddings = true) const;

@@ -19,14 +19,28 @@ MLPImpl::MLPImpl(const ModelConfig& cfg) : dropout_(cfg.dropout) {
   }
 }
 
+void MLPImpl::add_lora(const LoraConfig& cfg) {
+  // Only the layers this activation built: the config check (validate_config) refuses the others.
+  auto add = [&](const char* target, torch::nn::Linear& base, LoRA& adapter) {
+    if (base && lora_targets(cfg, target)) adapter = register_module(std::string(target) + "_lora", LoRA(base, cfg));
+  };
+  add("fc", fc, fc_lora);
+  add("proj", proj, proj_lora);
+  add("gate", gate, gate_lora);
+  add("up", up, up_lora);
+  add("down", down, down_lora);
+}
+
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
   torch::Tensor y;
   switch (act_) {
-    case Act::swiglu: y = down(torch::silu(gate(x)) * up(x)); break;
-    case Act::gelu: y = proj(torch::gelu(fc(x), "tanh")); break;
+    case Act::swiglu:
+      y = adapted(down, down_lora, torch::silu(adapted(gate, gate_lora, x)) * adapted(up, up_lora, x));
+      break;
+    case Act::gelu: y = adapted(proj, proj_lora, torch::gelu(adapted(fc, fc_lora, x), "tanh")); break;
     // relu's backward needs only its output, so it may overwrite fc's output in place.
-    case Act::relu: y = proj(fc(x).relu_()); break;
-    case Act::relu2: y = proj(fc(x).relu_().square()); break;
+    case Act::relu: y = adapted(proj, proj_lora, adapted(fc, fc_lora, x).relu_()); break;
+    case Act::relu2: y = adapted(proj, proj_lora, adapted(fc, fc_lora, x).relu_().square()); break;
   }
   if (is_training() && dropout_ > 0) y = torch::dropout(y, dropout_, /*train=*/true);
   return y;

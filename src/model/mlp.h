@@ -6,6 +6,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "model/lora.h"
 #include "util/config.h"
 
 namespace gptforge {
@@ -16,9 +17,14 @@ class MLPImpl : public torch::nn::Module {
   // (B, T, C) -> (B, T, C)
   torch::Tensor forward(const torch::Tensor& x);
 
+  // Gives the layers named in cfg.targets (fc, proj, gate, up, down) a LoRA adapter (lora.h).
+  void add_lora(const LoraConfig& cfg);
+
   // fc/proj without gating, gate/up/down with swiglu; the others stay empty.
   torch::nn::Linear fc{nullptr}, proj{nullptr};
   torch::nn::Linear gate{nullptr}, up{nullptr}, down{nullptr};
+  // Set by add_lora only.
+  LoRA fc_lora{nullptr}, proj_lora{nullptr}, gate_lora{nullptr}, up_lora{nullptr}, down_lora{nullptr};
 
  private:
   enum class Act { gelu, relu, relu2, swiglu } act_;

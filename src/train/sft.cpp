@@ -182,6 +182,7 @@ TrainSummary finetune(Config cfg, const TrainOptions& opts_in) {
              " differ from the config, e.g. " + diffs.front() + ")");
   }
   cfg.model = base.config.model;
+  validate_config(cfg);  // lora.targets against the base model's layers
   Tokenizer tok = Tokenizer::from_serialized(base.tokenizer_model, base.dir + "/tokenizer.model");
   SftData data(cfg, tok, opts.dist->rank(), opts.dist->world_size());
   log_info(data.stats().summary());

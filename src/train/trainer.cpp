@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "checkpoint/adapters.h"
 #include "data/random.h"
 #include "model/eval_mode.h"
 #include "train/lr_schedule.h"
@@ -83,6 +84,15 @@ void check_resumable(const Config& cfg, const StoredModel& ck) {
   if (!diffs.empty()) {
     throw CheckpointError(ck.dir + ": checkpoint's model does not match the config (" + diffs.front() +
                           "); resume with the checkpoint's model settings");
+  }
+}
+
+// Resuming continues the same adapters: rank, alpha, dropout and targets must not change.
+void check_same_lora(const Config& cfg, const StoredModel& ck) {
+  auto diffs = config_differences(ck.config, cfg, "lora");
+  if (!diffs.empty()) {
+    throw CheckpointError(ck.dir + ": checkpoint's LoRA settings do not match the config (" + diffs.front() +
+                          "); resume with the checkpoint's lora settings");
   }
 }
 
@@ -187,8 +197,17 @@ Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
   torch::manual_seed(static_cast<uint64_t>(cfg_.run.seed));
   model_ = GPT(cfg_.model);
   model_->to(device_);
+  if (cfg_.lora.rank > 0) {
+    if (tc_.init_from.empty() && !opts_.resume) {
+      throw ConfigError("lora.rank=" + std::to_string(cfg_.lora.rank) +
+                        " needs train.init_from: LoRA adapts a trained model, whose weights it freezes");
+    }
+    model_->add_lora(cfg_.lora);  // the base frozen: the optimiser below holds the adapters only
+  }
   optimizer_ = make_optimizer(*model_, tc_);
-  params_ = model_->parameters();
+  for (const auto& p : model_->parameters()) {
+    if (p.requires_grad()) params_.push_back(p);
+  }
   state_.kind = opts_.kind;
   state_.world_size = world_size_;
 }
@@ -202,6 +221,7 @@ void Trainer::resume() {
   if (opts_.resume) {
     LoadedCheckpoint ck = load_checkpoint(tc_.out_dir);
     check_resumable(cfg_, ck);
+    check_same_lora(cfg_, ck);
     if (!ck.has_state) throw CheckpointError(ck.dir + ": has no trainer_state.json to resume from");
     if (ck.state.world_size != world_size_) {
       throw CheckpointError(strprintf("%s: written by a run of %lld process(es), resumed with %lld; resume with the "
@@ -214,6 +234,7 @@ void Trainer::resume() {
       throw CheckpointError(ck.dir + "/trainer_state.json: the loader and RNG states do not match its world_size");
     }
     load_weights(*model_, ck.weights, ck.dir + "/model.safetensors");
+    if (cfg_.lora.rank > 0) load_adapters(model_, ck.adapters, ck.dir + "/" + kAdapterFile);
     if (ck.optimizer_path.empty()) throw CheckpointError(ck.dir + ": has no optimizer.pt to resume from");
     load_optimizer(*optimizer_, ck.optimizer_path);
     state_ = ck.state;
@@ -225,11 +246,12 @@ void Trainer::resume() {
   } else if (!tc_.init_from.empty()) {
     StoredModel init = read_model(tc_.init_from);
     check_resumable(cfg_, init);
+    merge_adapters(init);  // starting from a LoRA run: its adapted model, W + (alpha / rank) B A
     load_weights(*model_, init.weights, init.dir + "/model.safetensors");
     say("initialised weights from " + init.dir);
   }
   if (dist_.active()) {
-    std::vector<torch::Tensor> replicated = params_;
+    std::vector<torch::Tensor> replicated = model_->parameters();  // frozen ones too
     for (const auto& b : model_->buffers()) replicated.push_back(b);
     dist_.broadcast(replicated);  // rank 0's weights, whatever each rank initialised or loaded
     // Dropout masks differ between ranks: each draws from its own stream (restored on resume above).
@@ -250,6 +272,13 @@ void Trainer::resume() {
   say(strprintf("model: %s parameters (%s without embeddings), %s FLOPs/token",
                 format_si(model_->num_params(true)).c_str(), format_si(model_->num_params(false)).c_str(),
                 format_si(flops_per_tok).c_str()));
+  if (cfg_.lora.rank > 0) {
+    int64_t trainable = 0;
+    for (const auto& p : params_) trainable += p.numel();
+    say(strprintf("lora: rank %lld, alpha %g on %zu layer kind(s) per block: %s trainable parameters, the base frozen",
+                  (long long)cfg_.lora.rank, cfg_.lora.alpha, cfg_.lora.targets.size(),
+                  format_si(static_cast<double>(trainable)).c_str()));
+  }
   std::string ranks = world_size_ > 1 ? strprintf(" x %lld processes", (long long)world_size_) : "";
   say(strprintf("train: %s, %s, batch %lld x %lld tokens x %lld accumulation%s = %s tokens/step, %s steps",
                 device_description(device_).c_str(), precision_.c_str(), (long long)tc_.batch_size,

@@ -539,6 +539,23 @@ void validate_config(const Config& cfg) {
   if (m.position == "sinusoidal" && m.d_model % 2 != 0) {
     fail("model.position=sinusoidal needs an even model.d_model, got " + std::to_string(m.d_model));
   }
+  const LoraConfig& lora = cfg.lora;
+  if (lora.rank > 0) {
+    if (lora.targets.empty()) fail("lora.targets is empty: name at least one layer (q, k, v, o or an MLP one)");
+    const bool gated = m.activation == "swiglu";
+    for (const auto& target : lora.targets) {
+      const bool mlp_plain = target == "fc" || target == "proj";
+      const bool mlp_gated = target == "gate" || target == "up" || target == "down";
+      if ((mlp_plain && gated) || (mlp_gated && !gated)) {
+        fail("lora.targets: '" + target + "' is not a layer of a model.activation=" + m.activation +
+             " model (its MLP has " + (gated ? "gate, up, down" : "fc, proj") + ")");
+      }
+    }
+    if (lora.rank > m.d_model) {
+      fail("lora.rank (" + std::to_string(lora.rank) + ") must not exceed model.d_model (" +
+           std::to_string(m.d_model) + "): a larger rank is no longer low-rank");
+    }
+  }
   const TrainConfig& t = cfg.train;
   if (t.min_lr > t.learning_rate) {
     fail("train.min_lr (" + fmt_number(t.min_lr) + ") must not exceed train.learning_rate (" +

@@ -262,6 +262,26 @@ struct SftConfig {
   }
 };
 
+// LoRA (Hu et al., 2021): train a low-rank update B·A next to each targeted linear layer of a
+// trained model, whose own weights stay frozen (model/lora.h).
+struct LoraConfig {
+  int64_t rank = 0;
+  double alpha = 16.0;
+  double dropout = 0.0;
+  std::vector<std::string> targets = {"q", "v"};
+
+  template <class V>
+  void fields(V& v) {
+    v("rank", rank, "Rank r of the adapters (0 = off: full fine-tuning); needs train.init_from", Range{0, 4096});
+    v("alpha", alpha, "The adapters' update is scaled by alpha / rank", Range{1e-9, 1e9});
+    v("dropout", dropout, "Dropout on the adapters' input (training only)", Range{0, 0.99});
+    v("targets", targets,
+      "Linear layers that get an adapter: attention q, k, v, o; MLP fc, proj (gelu/relu models) or gate, up, "
+      "down (swiglu)",
+      ItemChoices{{"q", "k", "v", "o", "fc", "proj", "gate", "up", "down"}});
+  }
+};
+
 struct SampleConfig {
   std::string prompt;
   int64_t max_new_tokens = 256;
@@ -292,6 +312,20 @@ struct SampleConfig {
     v("num_samples", num_samples, "Samples per prompt", Range{1, 1e6});
     v("stop", stop, "Stop strings: generation ends when one appears");
     v("system", system, "System prompt for chat");
+  }
+};
+
+struct EvalConfig {
+  int64_t stride = 0;
+  int64_t batch_size = 8;
+
+  template <class V>
+  void fields(V& v) {
+    v("stride", stride,
+      "eval --text: tokens between the starts of consecutive windows of model.block_size tokens; each window "
+      "scores only the tokens no earlier window scored (0 = the context length: no overlap)",
+      Range{0, 1 << 20});
+    v("batch_size", batch_size, "eval --text: windows scored per forward pass (bounds memory)", Range{1, 1 << 16});
   }
 };
 
@@ -344,7 +378,9 @@ struct Config {
   DataConfig data;
   TrainConfig train;
   SftConfig sft;
+  LoraConfig lora;
   SampleConfig sample;
+  EvalConfig eval;
   ExportConfig export_;  // `export` is a C++ keyword
   ServeConfig serve;
 
@@ -356,7 +392,9 @@ struct Config {
     v.section("data", data, "Corpus tokenization into shards");
     v.section("train", train, "Pretraining loop (also the optimiser and checkpoints of sft)");
     v.section("sft", sft, "Supervised fine-tuning data");
+    v.section("lora", lora, "LoRA adapters for sft and train.init_from runs (rank 0 = full fine-tuning)");
     v.section("sample", sample, "Sampling, chat and eval decoding");
+    v.section("eval", eval, "Perplexity and bits per byte on text (eval --text)");
     v.section("export", export_, "Export to Hugging Face or GGUF");
     v.section("serve", serve, "`gptforge serve`: the OpenAI-compatible HTTP server");
   }
