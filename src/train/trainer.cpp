@@ -216,6 +216,10 @@ void Trainer::resume() {
     load_weights(*model_, ck.weights, ck.dir + "/model.safetensors");
     if (ck.optimizer_path.empty()) throw CheckpointError(ck.dir + ": has no optimizer.pt to resume from");
     load_optimizer(*optimizer_, ck.optimizer_path);
+    // The fused AdamW step writes through the state's raw pointers at the parameters' sizes: a state
+    // of other shapes (written for another model) must never reach it.
+    const std::string mismatch = optimizer_state_mismatch(*optimizer_, *model_);
+    if (!mismatch.empty()) throw CheckpointError(ck.optimizer_path + ": " + mismatch + " (written for another model?)");
     state_ = ck.state;
     const size_t rank = static_cast<size_t>(dist_.rank());
     data_.set_state(state_.loader_states.at(rank));

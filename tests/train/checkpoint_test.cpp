@@ -154,3 +154,52 @@ TEST(Checkpoint, WeightsOfAnotherArchitectureAreRejected) {
     EXPECT_NE(std::string(e.what()).find("'fc.weight' has shape"), std::string::npos) << e.what();
   }
 }
+
+namespace {
+// The optimizer state of `net` after one step, saved with a checkpoint; returns optimizer.pt's path.
+std::string saved_optimizer_state(const std::string& dir, torch::nn::Module& net, torch::nn::Linear& fc) {
+  Config cfg;
+  auto opt = make_optimizer(net, cfg.train);
+  fc->forward(torch::randn({2, 4}, fc->weight.options())).sum().backward();
+  opt->step();
+  CheckpointContents c;
+  c.model = &net;
+  c.optimizer = opt.get();
+  c.config = &cfg;
+  c.state.step = 1;
+  c.state.loader_states = {"s"};
+  return save_checkpoint(dir, c, false, 1) + "/optimizer.pt";
+}
+
+std::string optimizer_load_error(torch::nn::Module& net, const std::string& path) {
+  Config cfg;
+  auto opt = make_optimizer(net, cfg.train);
+  load_optimizer(*opt, path);
+  return optimizer_state_mismatch(*opt, net);
+}
+}  // namespace
+
+TEST(Checkpoint, OptimizerStateOfAnotherShapeIsRefusedNamingTheTensor) {
+  // Same number of parameters per group, other shapes: the fused step would write past the buffers.
+  TempDir dir;
+  TinyNet net;
+  const std::string path = saved_optimizer_state(dir.path(), net, net.fc);
+  struct Wider : torch::nn::Module {
+    torch::nn::Linear fc{nullptr};
+    Wider() { fc = register_module("fc", torch::nn::Linear(4, 5)); }
+  } wider;
+  const std::string msg = optimizer_load_error(wider, path);
+  EXPECT_NE(msg.find("exp_avg of 'fc.weight' has shape [3, 4], the parameter [5, 4]"), std::string::npos) << msg;
+  TinyNet same;
+  EXPECT_EQ(optimizer_load_error(same, path), "");
+}
+
+TEST(Checkpoint, OptimizerStateOfAnotherDtypeIsRefusedNamingTheTensor) {
+  TempDir dir;
+  TinyNet doubled;
+  doubled.to(torch::kDouble);
+  const std::string path = saved_optimizer_state(dir.path(), doubled, doubled.fc);
+  TinyNet net;
+  const std::string msg = optimizer_load_error(net, path);
+  EXPECT_NE(msg.find("exp_avg of 'fc.weight' has dtype Double, the parameter Float"), std::string::npos) << msg;
+}
