@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "checkpoint/run_directory.h"
 #include "data/random.h"
 #include "model/eval_mode.h"
 #include "train/lr_schedule.h"
@@ -168,6 +169,9 @@ Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
   }
 
   // ---- Output directory: refuse to clobber a run unless asked; only rank 0 changes it ----
+  // First repair what killed saves left, so that a checkpoint published just before a kill counts.
+  if (main_) tidy_run_directory(tc_.out_dir);
+  dist_.barrier();
   if (has_checkpoint(tc_.out_dir) && !opts_.resume && !opts_.force) {
     throw UsageError("train.out_dir '" + tc_.out_dir +
                      "' already holds checkpoints: pass --resume to continue that run, or --force to start over");
