@@ -246,6 +246,7 @@ void Trainer::resume() {
   if (main_) {
     save_config(cfg_, tc_.out_dir + "/config.yaml");
     metrics_ = std::make_unique<MetricsLog>(tc_.out_dir + "/metrics.jsonl", opts_.resume ? state_.step : -1);
+    if (!metrics_->aside().empty()) log_info("kept the previous run's metrics as " + metrics_->aside());
   }
 
   // ---- What the run will do ----
