@@ -462,7 +462,7 @@ TrainSummary Trainer::finish() {
   }
   if (state_.step > 0) save(best && tc_.keep_best);
   dist_.barrier();  // no rank reports done before rank 0 has written the last checkpoint
-  progress_->finish(strprintf("loss %.4f", last_loss_));
+  progress_->finish(strprintf("loss %.4f", last_loss_), state_.step);
 
   TrainSummary summary;
   summary.rank = dist_.rank();
