@@ -332,6 +332,16 @@ void load_weights(torch::nn::Module& model, const SafetensorsFile& weights, cons
       throw CheckpointError(file + ": tensor '" + p.key() + "' has shape " + c10::str(t->sizes()) + ", the model needs " +
                             c10::str(p.value().sizes()));
     }
+    // gptforge writes weights in the parameters' own dtype; any other was made elsewhere, and a
+    // silent conversion (a bool or an int tensor into floats) would hide that.
+    if (t->scalar_type() != p.value().scalar_type()) {
+      throw CheckpointError(file + ": tensor '" + p.key() + "' is " + safetensors_dtype(t->scalar_type()) +
+                            ", the model's parameters are " + safetensors_dtype(p.value().scalar_type()));
+    }
+    // A model of NaNs loads and samples blanks: refuse it here, where the tensor can be named.
+    if (!torch::isfinite(*t).all().item<bool>()) {
+      throw CheckpointError(file + ": tensor '" + p.key() + "' holds non-finite values (NaN or infinity)");
+    }
     p.value().copy_(*t);
   }
 }

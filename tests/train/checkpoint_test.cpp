@@ -322,3 +322,29 @@ TEST(Checkpoint, ACopiedRunDirectoryWhoseLinksAreDirectoriesKeepsSaving) {
   EXPECT_EQ(fs::read_symlink(dir.file("latest")), "step_0000003");
   EXPECT_EQ(load_checkpoint(dir.path()).state.step, 3);
 }
+
+TEST(Checkpoint, WeightsOfAnotherDtypeOrNotFiniteAreRefusedNamingTheTensor) {
+  TinyNet net;
+  auto error = [&](const torch::Tensor& weight) {
+    SafetensorsFile f;
+    f.tensors = {{"fc.weight", weight}, {"fc.bias", torch::zeros({3})}};
+    try {
+      load_weights(net, f, "w.safetensors");
+    } catch (const CheckpointError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error(torch::ones({3, 4})), "");
+  for (auto [dtype, name] : {std::pair{torch::kFloat16, "F16"}, {torch::kFloat64, "F64"}, {torch::kInt32, "I32"},
+                             {torch::kBool, "BOOL"}}) {
+    const std::string msg = error(torch::ones({3, 4}, dtype));
+    EXPECT_NE(msg.find(std::string("w.safetensors: tensor 'fc.weight' is ") + name + ", the model's parameters are F32"),
+              std::string::npos)
+        << msg;
+  }
+  torch::Tensor nan = torch::ones({3, 4});
+  nan[1][2] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_NE(error(nan).find("tensor 'fc.weight' holds non-finite values"), std::string::npos) << error(nan);
+  EXPECT_NE(error(torch::full({3, 4}, INFINITY)).find("non-finite"), std::string::npos);
+}
