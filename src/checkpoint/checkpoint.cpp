@@ -1,16 +1,23 @@
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/run_directory.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "checkpoint/adapters.h"
 #include "model/lora.h"
 #include "util/errors.h"
+#include "util/fault_injection.h"
 #include "util/files.h"
+#include "util/log.h"
 #include "util/staging.h"
 
 namespace fs = std::filesystem;
@@ -25,9 +32,71 @@ std::string step_name(int64_t step) {
   return buf;
 }
 
+// The hidden entries a save makes beside the checkpoints, each named after the process that made
+// it: the staging directory and the replaced copy of a checkpoint (util/staging.h), a link being
+// made, a pruned checkpoint being deleted. A kill leaves them behind; tidy_run_directory removes them.
+const std::regex kStaged(R"(\.(step_\d+)\.(tmp|old)-(\d+))");
+const std::regex kLinkTmp(R"(\.(latest|best)\.tmp\.(\d+))");
+const std::regex kTrash(R"(\.trash-(.+)-(\d+))");
+
+std::string pid_tag() { return std::to_string(::getpid()); }
+
+// Whether the process that named a hidden entry may still be writing it. At the start of a run our
+// own id is a reused one: nothing of ours exists yet.
+bool owner_alive(const std::string& pid_text) {
+  const pid_t pid = static_cast<pid_t>(std::stoll(pid_text));
+  if (pid == ::getpid()) return false;
+  return ::kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+// The step a step_<N> name stands for, or -1.
+int64_t step_of(const std::string& name) {
+  static const std::regex re(R"(step_(\d+))");
+  std::smatch m;
+  return std::regex_match(name, m, re) ? std::stoll(m[1].str()) : -1;
+}
+
+// Removes a checkpoint directory so that a kill midway never leaves a half-deleted one under its
+// name: renamed to a hidden trash name first (atomic), then deleted.
+void discard(const fs::path& dir, int64_t step_for_faults = -1) {
+  const fs::path trash = dir.parent_path() / (".trash-" + dir.filename().string() + "-" + pid_tag());
+  std::error_code ec;
+  fs::remove_all(trash, ec);
+  fs::rename(dir, trash, ec);
+  if (ec) return;
+  crash_point("checkpoint.pruning", step_for_faults);
+  fs::remove_all(trash, ec);
+}
+
+// A `latest` or `best` that is a real directory rather than a link: a run directory copied with
+// `cp -rL` or `rsync -L`. It is a copy of a checkpoint: it becomes that checkpoint's step_<N> when
+// the run lacks one, and is dropped otherwise, so that the link can be made again.
+void replace_copied_link(const fs::path& root, const std::string& link) {
+  const fs::path p = root / link;
+  std::error_code ec;
+  const auto st = fs::symlink_status(p, ec);
+  if (ec || !fs::is_directory(st)) return;
+  int64_t step = -1;
+  try {
+    step = nlohmann::json::parse(read_file((p / "manifest.json").string())).at("step").get<int64_t>();
+  } catch (const std::exception&) {
+    throw CheckpointError(p.string() + ": a directory, not a link to a checkpoint, and holds no readable "
+                          "manifest.json: move it out of the run directory");
+  }
+  const fs::path own = root / step_name(step);
+  if (!fs::exists(own)) {
+    fs::rename(p, own);
+    log_info(p.string() + " was a copy, not a link: kept as " + own.filename().string());
+  } else {
+    discard(p);
+    log_info(p.string() + " was a copy of " + own.filename().string() + ", not a link: removed");
+  }
+}
+
 // Points `link` (a symlink in dir) at `target` atomically: a new link renamed over the old one.
 void point_link(const fs::path& dir, const std::string& link, const std::string& target) {
-  fs::path tmp = dir / ("." + link + ".tmp." + std::to_string(::getpid()));
+  replace_copied_link(dir, link);
+  fs::path tmp = dir / ("." + link + ".tmp." + pid_tag());
   std::error_code ec;
   fs::remove(tmp, ec);
   fs::create_directory_symlink(target, tmp);
@@ -50,23 +119,117 @@ void prune(const fs::path& root, const std::string& keep, int64_t keep_last) {
   std::vector<std::string> steps;
   for (const auto& e : fs::directory_iterator(root)) {
     std::string n = e.path().filename().string();
-    if (e.is_directory() && !e.is_symlink() && n.rfind("step_", 0) == 0) steps.push_back(n);
+    if (e.is_directory() && !e.is_symlink() && step_of(n) >= 0) steps.push_back(n);
   }
   std::sort(steps.begin(), steps.end());
   const std::string best = link_target(root, "best");
-  std::error_code ec;
   for (size_t i = 0; i + static_cast<size_t>(keep_last) < steps.size(); ++i) {
-    if (steps[i] != best && steps[i] != keep) fs::remove_all(root / steps[i], ec);
+    if (steps[i] != best && steps[i] != keep) discard(root / steps[i], step_of(keep));
+  }
+}
+
+// Checks every file the manifest lists (present, size, checksum). Returns the manifest.
+nlohmann::json verify_manifest(const fs::path& dir) {
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(read_file((dir / "manifest.json").string()));
+    for (auto it = manifest.at("files").begin(); it != manifest.at("files").end(); ++it) {
+      fs::path f = dir / it.key();
+      if (!fs::exists(f)) throw CheckpointError(f.string() + ": missing from the checkpoint");
+      uint64_t bytes = it.value().at("bytes").get<uint64_t>();
+      if (fs::file_size(f) != bytes) {
+        throw CheckpointError(f.string() + ": truncated or altered (" + std::to_string(fs::file_size(f)) +
+                              " bytes, manifest says " + std::to_string(bytes) + ")");
+      }
+      if (std::to_string(file_hash(f.string())) != it.value().at("fnv1a64").get<std::string>()) {
+        throw CheckpointError(f.string() + ": corrupted (checksum does not match manifest.json)");
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError((dir / "manifest.json").string() + ": malformed (" + e.what() + ")");
+  } catch (const DataError& e) {
+    throw CheckpointError(e.what());
+  }
+  return manifest;
+}
+
+// Points `latest` at the newest complete checkpoint when a kill left it behind: after the rename
+// that published step_<N> but before the link moved, or between the two renames that replace a
+// checkpoint of the same step (step_<N> is then missing, its complete copy .step_<N>.old-<pid>
+// beside it). Only candidates newer than what `latest` shows are verified against their manifests.
+void repair_latest(const fs::path& root) {
+  struct Candidate {
+    int64_t step;
+    fs::path dir;
+    bool beside;  // a replaced copy, not under its own name
+  };
+  std::vector<Candidate> found;
+  for (const auto& e : fs::directory_iterator(root)) {
+    const std::string n = e.path().filename().string();
+    std::smatch m;
+    if (e.is_directory() && !e.is_symlink() && step_of(n) >= 0) {
+      found.push_back({step_of(n), e.path(), false});
+    } else if (std::regex_match(n, m, kStaged) && m[2] == "old" && !owner_alive(m[3].str())) {
+      found.push_back({step_of(m[1].str()), e.path(), true});
+    }
+  }
+  // Newest first; at the same step, the checkpoint under its own name first.
+  std::sort(found.begin(), found.end(), [](const Candidate& a, const Candidate& b) {
+    return a.step != b.step ? a.step > b.step : a.beside < b.beside;
+  });
+  const std::string current = link_target(root, "latest");
+  const bool current_stands = fs::exists(root / "latest" / "manifest.json");
+  for (const auto& c : found) {
+    if (!c.beside && c.dir.filename() == current && current_stands) return;  // latest is the newest
+    try {
+      verify_manifest(c.dir);
+    } catch (const CheckpointError& e) {
+      log_warn(std::string("passing over an incomplete checkpoint: ") + e.what());
+      continue;
+    }
+    const std::string name = step_name(c.step);
+    if (c.beside) {
+      if (fs::exists(root / name)) discard(root / name);  // failed verification above
+      fs::rename(c.dir, root / name);
+    }
+    point_link(root, "latest", name);
+    fsync_path(root.string());
+    log_info((root / "latest").string() + " -> " + name + ": repaired (a save was interrupted)");
+    return;
+  }
+}
+
+// Removes what killed saves left: staging directories, replaced copies, half-made links, trash.
+void remove_leftovers(const fs::path& root) {
+  for (const auto& e : fs::directory_iterator(root)) {
+    const std::string n = e.path().filename().string();
+    std::smatch m;
+    std::string pid;
+    if (std::regex_match(n, m, kStaged)) {
+      pid = m[3].str();
+    } else if (std::regex_match(n, m, kLinkTmp) || std::regex_match(n, m, kTrash)) {
+      pid = m[2].str();
+    } else {
+      continue;
+    }
+    if (owner_alive(pid)) continue;
+    std::error_code ec;
+    fs::remove_all(e.path(), ec);
+    log_info("removed " + e.path().string() + ", left by an interrupted save");
   }
 }
 
 }  // namespace
 
 void write_checkpoint_file(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  std::ofstream out(write_destination(path), std::ios::binary | std::ios::trunc);
+  if (!out) throw CheckpointError(path + ": cannot open for writing (" + std::strerror(errno) + ")");
+  errno = 0;
   out.write(content.data(), static_cast<std::streamsize>(content.size()));
   out.flush();
-  if (!out) throw CheckpointError(path + ": write failed (disk full?)");
+  const int err = errno;
+  out.close();
+  if (!out) throw CheckpointError(path + ": write failed (" + std::strerror(err ? err : EIO) + "; disk full?)");
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> model_tensors(torch::nn::Module& model) {
@@ -86,10 +249,14 @@ std::string save_model(const std::string& out_dir, const ModelArtifact& a, bool 
   // staging swaps it out and removes it only once the new one stands.
   StagedOutput staged((root / name).string(), /*is_directory=*/true, /*force=*/true, "checkpoint directory");
   const fs::path tmp(staged.path());
-  save_safetensors((tmp / "model.safetensors").string(), model_tensors(*a.model),
-                   {{"format", "gptforge"}, {"step", std::to_string(a.step)}});
+  // Every file goes through write_checkpoint_file, which reports a failed write (a full disk) as one
+  // error naming the file; the staging directory is then removed.
+  write_checkpoint_file((tmp / "model.safetensors").string(),
+                        safetensors_bytes(model_tensors(*a.model), {{"format", "gptforge"}, {"step", std::to_string(a.step)}}));
   const auto adapters = adapter_file_tensors(*a.model, a.config->model);
-  if (!adapters.empty()) save_safetensors((tmp / kAdapterFile).string(), adapters, adapter_file_metadata(a.config->lora));
+  if (!adapters.empty()) {
+    write_checkpoint_file((tmp / kAdapterFile).string(), safetensors_bytes(adapters, adapter_file_metadata(a.config->lora)));
+  }
   write_checkpoint_file((tmp / "config.yaml").string(),
                         "# Resolved gptforge config of this checkpoint\n" + config_to_yaml(*a.config));
   write_checkpoint_file((tmp / "tokenizer.model").string(), a.tokenizer_model);
@@ -101,13 +268,25 @@ std::string save_model(const std::string& out_dir, const ModelArtifact& a, bool 
     manifest["files"][f] = {{"bytes", fs::file_size(e.path())}, {"fnv1a64", std::to_string(file_hash(e.path().string()))}};
   }
   write_checkpoint_file((tmp / "manifest.json").string(), manifest.dump(2) + "\n");
+  crash_point("checkpoint.staged", a.step);
   const std::string final_dir = staged.commit();
+  crash_point("checkpoint.published", a.step);
 
   point_link(root, "latest", name);
   if (is_best) point_link(root, "best", name);
   fsync_path(root.string());
+  crash_point("checkpoint.linked", a.step);
   prune(root, name, keep_last);
   return final_dir;
+}
+
+void tidy_run_directory(const std::string& out_dir) {
+  const fs::path root(out_dir);
+  if (!fs::is_directory(root)) return;
+  replace_copied_link(root, "latest");
+  replace_copied_link(root, "best");
+  repair_latest(root);
+  remove_leftovers(root);
 }
 
 bool has_checkpoint(const std::string& out_dir) {
@@ -129,27 +308,8 @@ StoredModel read_model(const std::string& path) {
   StoredModel m;
   m.dir = resolve_checkpoint(path);
   fs::path dir(m.dir);
-  nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(read_file((dir / "manifest.json").string()));
-    for (auto it = manifest.at("files").begin(); it != manifest.at("files").end(); ++it) {
-      fs::path f = dir / it.key();
-      if (!fs::exists(f)) throw CheckpointError(f.string() + ": missing from the checkpoint");
-      uint64_t bytes = it.value().at("bytes").get<uint64_t>();
-      if (fs::file_size(f) != bytes) {
-        throw CheckpointError(f.string() + ": truncated or altered (" + std::to_string(fs::file_size(f)) +
-                              " bytes, manifest says " + std::to_string(bytes) + ")");
-      }
-      if (std::to_string(file_hash(f.string())) != it.value().at("fnv1a64").get<std::string>()) {
-        throw CheckpointError(f.string() + ": corrupted (checksum does not match manifest.json)");
-      }
-    }
-    m.step = manifest.value("step", int64_t(0));
-  } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError((dir / "manifest.json").string() + ": malformed (" + e.what() + ")");
-  } catch (const DataError& e) {
-    throw CheckpointError(e.what());
-  }
+  const nlohmann::json manifest = verify_manifest(dir);
+  m.step = manifest.value("step", int64_t(0));
   for (const char* required : {"model.safetensors", "config.yaml", "tokenizer.model"}) {
     if (!manifest.at("files").contains(required)) {
       throw CheckpointError((dir / required).string() + ": missing from the checkpoint");
@@ -181,6 +341,16 @@ void load_weights(torch::nn::Module& model, const SafetensorsFile& weights, cons
     if (t->sizes() != p.value().sizes()) {
       throw CheckpointError(file + ": tensor '" + p.key() + "' has shape " + c10::str(t->sizes()) + ", the model needs " +
                             c10::str(p.value().sizes()));
+    }
+    // gptforge writes weights in the parameters' own dtype; any other was made elsewhere, and a
+    // silent conversion (a bool or an int tensor into floats) would hide that.
+    if (t->scalar_type() != p.value().scalar_type()) {
+      throw CheckpointError(file + ": tensor '" + p.key() + "' is " + safetensors_dtype(t->scalar_type()) +
+                            ", the model's parameters are " + safetensors_dtype(p.value().scalar_type()));
+    }
+    // A model of NaNs loads and samples blanks: refuse it here, where the tensor can be named.
+    if (!torch::isfinite(*t).all().item<bool>()) {
+      throw CheckpointError(file + ": tensor '" + p.key() + "' holds non-finite values (NaN or infinity)");
     }
     p.value().copy_(*t);
   }

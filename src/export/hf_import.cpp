@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <set>
+#include <yaml-cpp/yaml.h>
 
 #include "checkpoint/checkpoint.h"
 #include "export/export.h"
@@ -74,6 +75,23 @@ void read_shard(const std::string& path, NamedTensors& out, std::set<std::string
   }
 }
 
+}  // namespace
+
+namespace {
+// The schema's checks of a YAML config (ranges, choices), run on the imported model keys by loading
+// them as overrides: a model that passes them is one that every command can load again.
+void check_schema(const ModelConfig& m) {
+  Config cfg;
+  cfg.model = m;
+  const YAML::Node root = YAML::Load(config_to_yaml(cfg));
+  std::vector<std::string> overrides;
+  for (const auto& kv : root["model"]) {
+    YAML::Emitter value;
+    value << YAML::Flow << kv.second;
+    overrides.push_back("model." + kv.first.Scalar() + "=" + value.c_str());
+  }
+  load_config("", overrides);
+}
 }  // namespace
 
 HfModelSpec hf_model_spec(const nlohmann::json& j, const std::string& origin) {
@@ -155,6 +173,7 @@ HfModelSpec hf_model_spec(const nlohmann::json& j, const std::string& origin) {
   Config cfg;
   cfg.model = m;
   try {
+    check_schema(m);
     validate_config(cfg);
   } catch (const ConfigError& e) {
     k.fail(std::string("describes a model gptforge cannot build: ") + e.what());
@@ -250,6 +269,19 @@ ImportResult import_hf(const std::string& hf_dir, const std::string& out_dir, bo
     throw DataError(e.what());
   }
 
+  // --force may write into a directory that holds other files, never over a training run: the
+  // imported checkpoint would become its `latest` and pruning would delete the run's checkpoints.
+  if (has_checkpoint(out_dir) || fs::exists(fs::path(out_dir) / "latest") || fs::exists(fs::path(out_dir) / "trainer_state.json")) {
+    throw UsageError("import --out '" + out_dir + "' holds a training run (a 'latest' checkpoint): import into a "
+                     "new directory (--force never replaces a run's checkpoints)");
+  }
+  for (const auto& e : fs::exists(out_dir) && fs::is_directory(out_dir) ? fs::directory_iterator(out_dir)
+                                                                         : fs::directory_iterator()) {
+    if (e.path().filename().string().rfind("step_", 0) == 0) {
+      throw UsageError("import --out '" + out_dir + "' holds a training run (" + e.path().filename().string() +
+                       "): import into a new directory (--force never replaces a run's checkpoints)");
+    }
+  }
   if (fs::exists(out_dir) && !fs::is_empty(out_dir) && !force) {
     throw UsageError("import --out '" + out_dir + "' already exists and is not empty: pass --force to write into it");
   }

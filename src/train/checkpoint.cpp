@@ -1,6 +1,7 @@
 #include "train/checkpoint.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include "util/errors.h"
 #include "util/files.h"
@@ -86,7 +87,13 @@ std::string save_checkpoint(const std::string& out_dir, const CheckpointContents
                             int64_t keep_last) {
   ModelArtifact artifact{c.model, c.config, c.tokenizer_model, c.state.step};
   return save_model(out_dir, artifact, is_best, keep_last, [&](const std::string& dir) {
-    if (c.optimizer) torch::save(*c.optimizer, dir + "/optimizer.pt");
+    // Serialised in memory, then written like every other file: LibTorch's file writer throws from a
+    // destructor when the disk fills up, which ends the process (std::terminate).
+    if (c.optimizer) {
+      std::ostringstream bytes;
+      torch::save(*c.optimizer, bytes);
+      write_checkpoint_file(dir + "/optimizer.pt", bytes.str());
+    }
     write_checkpoint_file(dir + "/trainer_state.json", c.state.to_json().dump(2) + "\n");
   });
 }

@@ -10,13 +10,17 @@ namespace gptforge {
 
 class MetricsLog {
  public:
-  // Opens path for appending. With keep_up_to_step >= 0, first drops records of later steps (what a
-  // killed run logged after the checkpoint it resumes from).
+  // Opens path for appending. With keep_up_to_step >= 0 (a resumed run), first drops records of
+  // later steps (what a killed run logged after the checkpoint it resumes from). Without (a fresh
+  // run), an existing file is another run's: it is kept aside as path.1 (or .2, ...), see aside().
   MetricsLog(const std::string& path, int64_t keep_up_to_step = -1);
   void write(const nlohmann::json& record);
+  // Where the previous run's records were moved; "" when nothing was.
+  const std::string& aside() const { return aside_; }
 
  private:
   std::ofstream out_;
+  std::string aside_;
 };
 
 }  // namespace gptforge

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 #include <type_traits>
 
@@ -123,6 +124,41 @@ void set_learning_rate(torch::optim::Optimizer& opt, double lr) {
   for (auto& group : opt.param_groups()) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   }
+}
+
+std::string optimizer_state_mismatch(const torch::optim::Optimizer& opt, const torch::nn::Module& model) {
+  std::map<const c10::TensorImpl*, std::string> names;
+  for (const auto& p : model.named_parameters()) names[p.value().unsafeGetTensorImpl()] = p.key();
+  const auto& state = opt.state();
+  for (size_t g = 0; g < opt.param_groups().size(); ++g) {
+    const auto& params = opt.param_groups()[g].params();
+    for (size_t i = 0; i < params.size(); ++i) {
+      const torch::Tensor& p = params[i];
+      auto it = state.find(state_key(p));
+      if (it == state.end()) continue;  // never stepped: AdamW creates it at the first step
+      const auto* st = dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get());
+      auto name = names.count(p.unsafeGetTensorImpl()) ? "'" + names[p.unsafeGetTensorImpl()] + "'"
+                                                       : "parameter " + std::to_string(i) + " of group " + std::to_string(g);
+      if (!st) return "the state of " + name + " is not AdamW state";
+      const std::pair<const char*, const torch::Tensor*> moments[] = {
+          {"exp_avg", &st->exp_avg()}, {"exp_avg_sq", &st->exp_avg_sq()}, {"max_exp_avg_sq", &st->max_exp_avg_sq()}};
+      for (const auto& [what, t] : moments) {
+        if (!t->defined()) {
+          if (std::string(what) == "max_exp_avg_sq") continue;  // only amsgrad keeps it
+          return std::string(what) + " of " + name + " is missing";
+        }
+        if (t->sizes() != p.sizes()) {
+          return std::string(what) + " of " + name + " has shape " + c10::str(t->sizes()) + ", the parameter " +
+                 c10::str(p.sizes());
+        }
+        if (t->scalar_type() != p.scalar_type()) {
+          return std::string(what) + " of " + name + " has dtype " + c10::toString(t->scalar_type()) +
+                 ", the parameter " + c10::toString(p.scalar_type());
+        }
+      }
+    }
+  }
+  return "";
 }
 
 void clear_gradients(const std::vector<torch::Tensor>& params) {

@@ -29,6 +29,12 @@ class FusedAdamW : public torch::optim::AdamW {
 std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& model, const TrainConfig& cfg);
 void set_learning_rate(torch::optim::Optimizer& opt, double lr);
 
+// The first AdamW state tensor (exp_avg, exp_avg_sq, max_exp_avg_sq) whose shape or dtype differs
+// from its parameter's, described with the parameter's name in `model`; "" when all match. A loaded
+// state must pass this before a step: the fused step writes through raw pointers of the sizes of the
+// parameters.
+std::string optimizer_state_mismatch(const torch::optim::Optimizer& opt, const torch::nn::Module& model);
+
 // Drops the gradients (PyTorch's zero_grad(set_to_none=True)): the next backward writes fresh ones
 // instead of adding into zero-filled buffers, which saves a pass over every gradient per step.
 void clear_gradients(const std::vector<torch::Tensor>& params);

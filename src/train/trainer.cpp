@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "checkpoint/adapters.h"
+#include "checkpoint/run_directory.h"
 #include "data/random.h"
 #include "model/eval_mode.h"
 #include "train/lr_schedule.h"
@@ -178,6 +179,9 @@ Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
   }
 
   // ---- Output directory: refuse to clobber a run unless asked; only rank 0 changes it ----
+  // First repair what killed saves left, so that a checkpoint published just before a kill counts.
+  if (main_) tidy_run_directory(tc_.out_dir);
+  dist_.barrier();
   if (has_checkpoint(tc_.out_dir) && !opts_.resume && !opts_.force) {
     throw UsageError("train.out_dir '" + tc_.out_dir +
                      "' already holds checkpoints: pass --resume to continue that run, or --force to start over");
@@ -237,6 +241,10 @@ void Trainer::resume() {
     if (cfg_.lora.rank > 0) load_adapters(model_, ck.adapters, ck.dir + "/" + kAdapterFile);
     if (ck.optimizer_path.empty()) throw CheckpointError(ck.dir + ": has no optimizer.pt to resume from");
     load_optimizer(*optimizer_, ck.optimizer_path);
+    // The fused AdamW step writes through the state's raw pointers at the parameters' sizes: a state
+    // of other shapes (written for another model) must never reach it.
+    const std::string mismatch = optimizer_state_mismatch(*optimizer_, *model_);
+    if (!mismatch.empty()) throw CheckpointError(ck.optimizer_path + ": " + mismatch + " (written for another model?)");
     state_ = ck.state;
     const size_t rank = static_cast<size_t>(dist_.rank());
     data_.set_state(state_.loader_states.at(rank));
@@ -260,6 +268,7 @@ void Trainer::resume() {
   if (main_) {
     save_config(cfg_, tc_.out_dir + "/config.yaml");
     metrics_ = std::make_unique<MetricsLog>(tc_.out_dir + "/metrics.jsonl", opts_.resume ? state_.step : -1);
+    if (!metrics_->aside().empty()) log_info("kept the previous run's metrics as " + metrics_->aside());
   }
 
   // ---- What the run will do ----
@@ -482,7 +491,7 @@ TrainSummary Trainer::finish() {
   }
   if (state_.step > 0) save(best && tc_.keep_best);
   dist_.barrier();  // no rank reports done before rank 0 has written the last checkpoint
-  progress_->finish(strprintf("loss %.4f", last_loss_));
+  progress_->finish(strprintf("loss %.4f", last_loss_), state_.step);
 
   TrainSummary summary;
   summary.rank = dist_.rank();

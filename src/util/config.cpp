@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -46,7 +47,10 @@ template <>
 const char* type_name<std::vector<std::string>>() { return "list"; }
 
 [[noreturn]] void type_error(const Source& src, const YAML::Node& node, const std::string& key, const char* expected) {
-  std::string got = node.IsScalar() ? "'" + node.Scalar() + "'" : node.IsSequence() ? "a list" : "a map";
+  std::string got = node.IsScalar()     ? "'" + node.Scalar() + "'"
+                    : node.IsSequence() ? "a list"
+                    : node.IsMap()      ? "a map"
+                                        : "an empty value";
   throw ConfigError(src.at(node) + ": " + key + ": expected " + expected + ", got " + got);
 }
 
@@ -379,17 +383,64 @@ struct Document {
   Source src;
 };
 
+// yaml-cpp keeps every pair of a map, and a lookup finds the first: a key written twice would
+// silently take one of its values. Refuses the second, naming both lines.
+void check_unique_keys(const std::string& path, const YAML::Node& node) {
+  if (node.IsSequence()) {
+    for (const auto& item : node) check_unique_keys(path, item);
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    const int line = kv.first.Mark().line + 1;
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    auto [it, fresh] = first_line.emplace(key, line);
+    if (!fresh) {
+      throw ConfigError(path + ":" + std::to_string(line) + ": key '" + key + "' is already set at line " +
+                        std::to_string(it->second) + " (each key once)");
+    }
+    check_unique_keys(path, kv.second);
+  }
+}
+
+// The line where a second document starts: the first '---' after some content (its root node
+// has no position when it is empty).
+int second_document_line(const std::string& text, const YAML::Node& second) {
+  std::istringstream in(text);
+  std::string line;
+  bool content = false;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.rfind("---", 0) == 0 && content) return n;
+    const auto first = line.find_first_not_of(" \t");
+    if (first != std::string::npos && line[first] != '#' && line.rfind("---", 0) != 0) content = true;
+  }
+  return second.Mark().line + 1;
+}
+
 YAML::Node parse_yaml_file(const std::string& path) {
-  if (!fs::exists(path)) throw ConfigError(path + ": config file not found");
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (!fs::exists(status)) throw ConfigError(path + ": config file not found");
+  if (fs::is_directory(status)) throw ConfigError(path + ": is a directory, not a config file");
+  if (!fs::is_regular_file(status)) throw ConfigError(path + ": not a regular file (a config must be a YAML file)");
   try {
-    YAML::Node root = YAML::LoadFile(path);
+    const std::string text = read_file(path);
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1) {
+      throw ConfigError(path + ":" + std::to_string(second_document_line(text, docs[1])) +
+                        ": a second YAML document (a config is one document; it would be ignored)");
+    }
+    YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
     if (root.IsNull()) return YAML::Node(YAML::NodeType::Map);
+    check_unique_keys(path, root);
     if (!root.IsMap()) throw ConfigError(path + ":1: a config must be a map of sections");
     return root;
   } catch (const YAML::ParserException& e) {
     throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   } catch (const YAML::BadFile&) {
     throw ConfigError(path + ": cannot read config file");
+  } catch (const DataError& e) {
+    throw ConfigError(e.what());
   }
 }
 
@@ -409,6 +460,10 @@ void collect_chain(const std::string& path, std::vector<Document>& chain, std::v
     if (!fs::exists(base_path)) {
       throw ConfigError(path + ":" + std::to_string(base.Mark().line + 1) + ": base config '" + base.Scalar() +
                         "' not found");
+    }
+    if (fs::is_directory(base_path)) {
+      throw ConfigError(path + ":" + std::to_string(base.Mark().line + 1) + ": base config '" + base.Scalar() +
+                        "' is a directory, not a config file");
     }
     collect_chain(base_path.string(), chain, stack);
   }

@@ -17,6 +17,19 @@ namespace fs = std::filesystem;
 
 namespace gptforge {
 
+namespace {
+// Throws DataError naming `path` when it is a FIFO, a device or a socket: opening a FIFO blocks until
+// a writer comes, /dev/zero never ends. Regular files, directories and missing paths pass.
+void refuse_special_file(const std::string& path) {
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  if (ec || !fs::exists(st) || fs::is_regular_file(st) || fs::is_directory(st)) return;
+  const char* kind = fs::is_fifo(st) ? "a FIFO" : fs::is_character_file(st) || fs::is_block_file(st) ? "a device"
+                     : fs::is_socket(st) ? "a socket" : "a special file";
+  throw DataError(path + ": is " + std::string(kind) + ", not a regular file (it could block or never end)");
+}
+}  // namespace
+
 void fsync_path(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) return;
@@ -47,6 +60,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 }
 
 std::string read_file(const std::string& path) {
+  refuse_special_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open (" + (fs::exists(path) ? "permission denied" : "no such file") + ")");
   std::ostringstream ss;
@@ -71,6 +85,7 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
         if (e.is_regular_file() && e.path().filename().string()[0] != '.') found.push_back(e.path().string());
       }
     } else if (fs::exists(in)) {
+      refuse_special_file(in);
       found.push_back(in);
     } else {
       throw DataError(in + ": no such file or directory");

@@ -37,9 +37,9 @@ void Progress::update(int64_t done, const std::string& info) {
   draw(done, info, false);
 }
 
-void Progress::finish(const std::string& info) {
+void Progress::finish(const std::string& info, int64_t done) {
   if (off_) return;
-  draw(total_ > 0 ? total_ : 0, info, true);
+  draw(done >= 0 ? done : total_ > 0 ? total_ : 0, info, true);
 }
 
 void Progress::draw(int64_t done, const std::string& info, bool final) {

@@ -12,8 +12,9 @@ class Progress {
   Progress(std::string label, int64_t total, const std::string& mode = "auto", double plain_every_s = 10.0);
   // Reports `done` units with free text after the counter (loss, tokens/s, ...).
   void update(int64_t done, const std::string& info = "");
-  // Draws the final state and ends the line.
-  void finish(const std::string& info = "");
+  // Draws the final state and ends the line: `done` units (the total when < 0; a run stopped early
+  // passes what it did, so that the last line never claims completion).
+  void finish(const std::string& info = "", int64_t done = -1);
   double elapsed_s() const;
 
  private:

@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "util/errors.h"
+#include "util/fault_injection.h"
 #include "util/files.h"
 #include "util/log.h"
 
@@ -66,6 +67,7 @@ std::string StagedOutput::commit() {
   if (replacing) {
     fs::remove_all(old, ec);
     fs::rename(final_, old);
+    crash_point("staging.replacing");  // the window between the renames: old copy beside, none in place
   }
   fs::rename(tmp_, final_);
   committed_ = true;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "export/gguf_reader.h"
+#include "export/hf_import.h"
 #include "export/tensor_mapping.h"
 #include "export_test_helpers.h"
 #include "util/errors.h"
@@ -356,6 +357,40 @@ TEST(HfImport, UnsupportedOrIncompleteDirectoriesAreClearErrors) {
   EXPECT_NE(e.find("pass --force"), std::string::npos) << e;
   import_hf(dir.file("hf"), dir.file("busy"), true);
   EXPECT_TRUE(fs::exists(dir.file("busy/latest/manifest.json")));
+}
+
+TEST(HfImport, ForceNeverWritesOverATrainingRun) {
+  // A run saved with keep_last=1 would lose its checkpoints to the import's pruning.
+  TempDir dir;
+  Config cfg = tiny_export_config(gpt2_overrides());
+  GPT model = tiny_model(cfg.model);
+  std::string ck = save_tiny_checkpoint(dir.file("run"), model, cfg);
+  export_checkpoint(ck, options("hf", dir.file("hf")));
+  const auto before = fs::read_symlink(dir.file("run/latest"));
+  std::string e = error_of<UsageError>([&] { import_hf(dir.file("hf"), dir.file("run"), true); });
+  EXPECT_NE(e.find("holds a training run"), std::string::npos) << e;
+  EXPECT_EQ(fs::read_symlink(dir.file("run/latest")), before);
+  EXPECT_TRUE(fs::exists(ck + "/manifest.json"));
+}
+
+TEST(HfImport, ConfigValuesOutsideTheSchemaRangesAreRefused) {
+  // validate_config checks combinations; the ranges are the schema's, as for a YAML config.
+  TempDir dir;
+  Config cfg = tiny_export_config(gpt2_overrides());
+  GPT model = tiny_model(cfg.model);
+  export_checkpoint(save_tiny_checkpoint(dir.file("run"), model, cfg), options("hf", dir.file("hf")));
+  auto c = read_json(dir.file("hf/config.json"));
+  for (auto [key, value] : {std::pair<const char*, double>{"layer_norm_epsilon", -1.0}, {"resid_pdrop", 1.5}}) {
+    auto bad = c;
+    bad[key] = value;
+    EXPECT_THROW(hf_model_spec(bad, "config.json"), DataError) << key;
+    try {
+      hf_model_spec(bad, "config.json");
+    } catch (const DataError& err) {
+      EXPECT_NE(std::string(err.what()).find("out of range"), std::string::npos) << err.what();
+    }
+  }
+  EXPECT_NO_THROW(hf_model_spec(c, "config.json"));
 }
 
 TEST(GgufExport, LlamaFileReadsBackWithItsMetadataAndExactWeights) {

@@ -1,10 +1,14 @@
 #include "train/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint/run_directory.h"
 #include "test_helpers.h"
 #include "train/optimizer.h"
 #include "util/errors.h"
@@ -153,4 +157,194 @@ TEST(Checkpoint, WeightsOfAnotherArchitectureAreRejected) {
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("'fc.weight' has shape"), std::string::npos) << e.what();
   }
+}
+
+namespace {
+// The optimizer state of `net` after one step, saved with a checkpoint; returns optimizer.pt's path.
+std::string saved_optimizer_state(const std::string& dir, torch::nn::Module& net, torch::nn::Linear& fc) {
+  Config cfg;
+  auto opt = make_optimizer(net, cfg.train);
+  fc->forward(torch::randn({2, 4}, fc->weight.options())).sum().backward();
+  opt->step();
+  CheckpointContents c;
+  c.model = &net;
+  c.optimizer = opt.get();
+  c.config = &cfg;
+  c.state.step = 1;
+  c.state.loader_states = {"s"};
+  return save_checkpoint(dir, c, false, 1) + "/optimizer.pt";
+}
+
+std::string optimizer_load_error(torch::nn::Module& net, const std::string& path) {
+  Config cfg;
+  auto opt = make_optimizer(net, cfg.train);
+  load_optimizer(*opt, path);
+  return optimizer_state_mismatch(*opt, net);
+}
+}  // namespace
+
+TEST(Checkpoint, OptimizerStateOfAnotherShapeIsRefusedNamingTheTensor) {
+  // Same number of parameters per group, other shapes: the fused step would write past the buffers.
+  TempDir dir;
+  TinyNet net;
+  const std::string path = saved_optimizer_state(dir.path(), net, net.fc);
+  struct Wider : torch::nn::Module {
+    torch::nn::Linear fc{nullptr};
+    Wider() { fc = register_module("fc", torch::nn::Linear(4, 5)); }
+  } wider;
+  const std::string msg = optimizer_load_error(wider, path);
+  EXPECT_NE(msg.find("exp_avg of 'fc.weight' has shape [3, 4], the parameter [5, 4]"), std::string::npos) << msg;
+  TinyNet same;
+  EXPECT_EQ(optimizer_load_error(same, path), "");
+}
+
+TEST(Checkpoint, OptimizerStateOfAnotherDtypeIsRefusedNamingTheTensor) {
+  TempDir dir;
+  TinyNet doubled;
+  doubled.to(torch::kDouble);
+  const std::string path = saved_optimizer_state(dir.path(), doubled, doubled.fc);
+  TinyNet net;
+  const std::string msg = optimizer_load_error(net, path);
+  EXPECT_NE(msg.find("exp_avg of 'fc.weight' has dtype Double, the parameter Float"), std::string::npos) << msg;
+}
+
+namespace {
+// The id of a process that has exited: what the hidden names of a killed save carry.
+std::string dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return std::to_string(pid);
+}
+
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+}  // namespace
+
+TEST(Checkpoint, TidyPointsLatestAtACheckpointPublishedButNotYetLinked) {
+  // A kill after rename(staging -> step_5) but before `latest` moved: latest still shows step 3.
+  TempDir dir;
+  Config cfg;
+  TinyNet net;
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 3), false, 5);
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 5), false, 5);
+  fs::remove(dir.file("latest"));
+  fs::create_directory_symlink("step_0000003", dir.file("latest"));
+  tidy_run_directory(dir.path());
+  EXPECT_EQ(fs::read_symlink(dir.file("latest")), "step_0000005");
+  EXPECT_EQ(load_checkpoint(dir.path()).state.step, 5);
+}
+
+TEST(Checkpoint, TidyPassesOverANewerCheckpointThatFailsItsManifest) {
+  TempDir dir;
+  Config cfg;
+  TinyNet net;
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 3), false, 5);
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 5), false, 5);
+  fs::remove(dir.file("latest"));
+  fs::create_directory_symlink("step_0000003", dir.file("latest"));
+  std::ofstream(dir.file("step_0000005/model.safetensors"), std::ios::app) << "x";  // altered
+  tidy_run_directory(dir.path());
+  EXPECT_EQ(fs::read_symlink(dir.file("latest")), "step_0000003");
+}
+
+TEST(Checkpoint, TidyPutsBackACheckpointCaughtBetweenTheRenamesOfItsReplacement) {
+  // A save of step 5 over step_5 killed between rename(step_5 -> old copy) and rename(new -> step_5):
+  // step_5 is missing, `latest` dangles, the complete old copy and the complete new one lie beside.
+  TempDir dir;
+  Config cfg;
+  TinyNet net;
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 3), false, 5);
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 5), false, 5);
+  const std::string pid = dead_pid();
+  fs::rename(dir.file("step_0000005"), dir.file(".step_0000005.old-" + pid));
+  fs::create_directories(dir.file(".step_0000005.tmp-" + pid));
+  ASSERT_FALSE(has_checkpoint(dir.path()));
+  tidy_run_directory(dir.path());
+  EXPECT_EQ(fs::read_symlink(dir.file("latest")), "step_0000005");
+  EXPECT_EQ(load_checkpoint(dir.path()).state.step, 5);
+  EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"latest", "step_0000003", "step_0000005"}));
+}
+
+TEST(Checkpoint, TidyRemovesTheLeftoversOfKilledSavesOnly) {
+  TempDir dir;
+  Config cfg;
+  TinyNet net;
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 3), false, 5);
+  const std::string dead = dead_pid(), live = std::to_string(::getppid());
+  for (const std::string& pid : {dead, live}) {
+    fs::create_directories(dir.file(".step_0000004.tmp-" + pid));
+    std::ofstream(dir.file(".step_0000004.tmp-" + pid + "/model.safetensors")) << "partial";
+    fs::create_directories(dir.file(".step_0000002.old-" + pid));
+    fs::create_directories(dir.file(".trash-step_0000001-" + pid + "/x"));
+    fs::create_directory_symlink("step_0000003", dir.file(".latest.tmp." + pid));
+  }
+  tidy_run_directory(dir.path());
+  // The live process's entries may still be in use: they stay.
+  EXPECT_EQ(entries(dir.path()),
+            (std::vector<std::string>{".latest.tmp." + live, ".step_0000002.old-" + live, ".step_0000004.tmp-" + live,
+                                      ".trash-step_0000001-" + live, "latest", "step_0000003"}));
+  EXPECT_EQ(load_checkpoint(dir.path()).state.step, 3);
+}
+
+TEST(Checkpoint, PruningLeavesNoHiddenTrashBehind) {
+  TempDir dir;
+  Config cfg;
+  TinyNet net;
+  for (int step = 1; step <= 4; ++step) save_checkpoint(dir.path(), contents(net, nullptr, cfg, step), false, 1);
+  EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"latest", "step_0000004"}));
+}
+
+TEST(Checkpoint, ACopiedRunDirectoryWhoseLinksAreDirectoriesKeepsSaving) {
+  // `cp -rL` turns latest and best into directories; the next save must still move them.
+  TempDir src, dir;
+  Config cfg;
+  TinyNet net;
+  save_checkpoint(src.path(), contents(net, nullptr, cfg, 2), true, 3);
+  fs::remove_all(dir.path());
+  fs::create_directories(dir.path());
+  for (const auto& e : fs::directory_iterator(src.path())) {
+    fs::copy(fs::canonical(e.path()), dir.path() + "/" + e.path().filename().string(), fs::copy_options::recursive);
+  }
+  ASSERT_TRUE(fs::is_directory(fs::symlink_status(dir.file("latest"))));
+  save_checkpoint(dir.path(), contents(net, nullptr, cfg, 3), true, 3);
+  EXPECT_EQ(fs::read_symlink(dir.file("latest")), "step_0000003");
+  EXPECT_EQ(fs::read_symlink(dir.file("best")), "step_0000003");
+  EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"best", "latest", "step_0000002", "step_0000003"}));
+  // A copy whose step directory was not copied becomes that step directory again.
+  fs::remove(dir.file("latest"));
+  fs::rename(dir.file("step_0000003"), dir.file("latest"));
+  tidy_run_directory(dir.path());
+  EXPECT_EQ(fs::read_symlink(dir.file("latest")), "step_0000003");
+  EXPECT_EQ(load_checkpoint(dir.path()).state.step, 3);
+}
+
+TEST(Checkpoint, WeightsOfAnotherDtypeOrNotFiniteAreRefusedNamingTheTensor) {
+  TinyNet net;
+  auto error = [&](const torch::Tensor& weight) {
+    SafetensorsFile f;
+    f.tensors = {{"fc.weight", weight}, {"fc.bias", torch::zeros({3})}};
+    try {
+      load_weights(net, f, "w.safetensors");
+    } catch (const CheckpointError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error(torch::ones({3, 4})), "");
+  for (auto [dtype, name] : {std::pair{torch::kFloat16, "F16"}, {torch::kFloat64, "F64"}, {torch::kInt32, "I32"},
+                             {torch::kBool, "BOOL"}}) {
+    const std::string msg = error(torch::ones({3, 4}, dtype));
+    EXPECT_NE(msg.find(std::string("w.safetensors: tensor 'fc.weight' is ") + name + ", the model's parameters are F32"),
+              std::string::npos)
+        << msg;
+  }
+  torch::Tensor nan = torch::ones({3, 4});
+  nan[1][2] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_NE(error(nan).find("tensor 'fc.weight' holds non-finite values"), std::string::npos) << error(nan);
+  EXPECT_NE(error(torch::full({3, 4}, INFINITY)).find("non-finite"), std::string::npos);
 }

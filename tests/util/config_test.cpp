@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "test_helpers.h"
 #include "util/errors.h"
 
@@ -204,4 +206,41 @@ TEST(Config, SchemaListsEveryKey) {
     EXPECT_NE(schema.find("  " + leaf + " ("), std::string::npos) << path;
   }
   EXPECT_GT(gptforge::config_key_paths().size(), 80u);
+}
+
+TEST(Config, DuplicateKeysAreRefusedNamingBothLines) {
+  TempDir dir;
+  auto path = dir.write("d.yaml", "model:\n  n_layer: 2\n  d_model: 64\n  n_layer: 4\n");
+  std::string msg = config_error(path);
+  EXPECT_NE(msg.find(path + ":4: key 'n_layer' is already set at line 2"), std::string::npos) << msg;
+  path = dir.write("s.yaml", "model:\n  n_layer: 2\nrun:\n  seed: 1\nmodel:\n  d_model: 64\n");
+  msg = config_error(path);
+  EXPECT_NE(msg.find(path + ":5: key 'model' is already set at line 1"), std::string::npos) << msg;
+}
+
+TEST(Config, ASecondYamlDocumentIsRefusedNamingItsLine) {
+  TempDir dir;
+  auto path = dir.write("two.yaml", "---\nmodel:\n  n_layer: 2\n---\nmodel:\n  n_layer: 4\n");
+  std::string msg = config_error(path);
+  EXPECT_NE(msg.find(path + ":4: a second YAML document"), std::string::npos) << msg;
+  path = dir.write("empty_second.yaml", "model:\n  n_layer: 2\n---\n");
+  msg = config_error(path);
+  EXPECT_NE(msg.find(path + ":3: a second YAML document"), std::string::npos) << msg;
+  // One document that starts with '---' is fine.
+  EXPECT_EQ(load_config(dir.write("one.yaml", "---\nmodel:\n  n_layer: 3\n")).model.n_layer, 3);
+}
+
+TEST(Config, ADirectoryAsConfigOrBaseIsAConfigErrorNamingIt) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("configs"));
+  std::string msg = config_error(dir.file("configs"));
+  EXPECT_NE(msg.find(dir.file("configs") + ": is a directory, not a config file"), std::string::npos) << msg;
+  auto path = dir.write("c.yaml", "base: configs\n");
+  msg = config_error(path);
+  EXPECT_NE(msg.find(path + ":1: base config 'configs' is a directory"), std::string::npos) << msg;
+}
+
+TEST(Config, AnEmptyOverrideValueIsReportedAsEmpty) {
+  std::string msg = config_error("", {"model.n_layer="});
+  EXPECT_NE(msg.find("model.n_layer: expected an integer, got an empty value"), std::string::npos) << msg;
 }

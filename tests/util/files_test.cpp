@@ -1,0 +1,37 @@
+#include "util/files.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "test_helpers.h"
+#include "util/errors.h"
+
+using namespace gptforge;
+using gptforge::testing::TempDir;
+
+namespace {
+std::string input_error(const std::vector<std::string>& inputs) {
+  try {
+    expand_inputs(inputs);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Files, SpecialFilesAreRefusedAsInputsNamingThem) {
+  // A FIFO blocks in open() until a writer comes; /dev/zero never ends.
+  TempDir dir;
+  const std::string fifo = dir.file("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string text = dir.write("a.txt", "text\n");
+  std::string msg = input_error({text, fifo});
+  EXPECT_NE(msg.find(fifo + ": is a FIFO, not a regular file"), std::string::npos) << msg;
+  msg = input_error({"/dev/zero"});
+  EXPECT_NE(msg.find("/dev/zero: is a device, not a regular file"), std::string::npos) << msg;
+  EXPECT_THROW(read_file("/dev/zero"), DataError);  // would read until memory runs out
+  // Regular files and directories pass; a directory's special files are skipped as before.
+  EXPECT_EQ(expand_inputs({text}), std::vector<std::string>{text});
+  EXPECT_EQ(expand_inputs({dir.path()}), std::vector<std::string>{text});
+}
