@@ -120,18 +120,26 @@ cudnn_stand_in() {
 }
 
 # Copies the working tree (tracked files and untracked ones git does not ignore) to /gptforge in the
-# chroot. Files keep their times, so unchanged sources stay built; ccache covers a fresh clone.
+# chroot. A file whose content is unchanged keeps the time of the copy the build tree knows, so it
+# stays built; a changed file gets the time of this copy. (Keeping the working tree's own times is
+# not enough: a file edited before an earlier lane compiled its previous content is older than that
+# object, and ninja kept the stale object.) ccache covers a fresh clone.
 sync_source() {
-  local dest=$1/gptforge
+  local dest=$1/gptforge new=$1/gptforge.new
   # The network as the host sees it: its resolver and the certificate authorities it trusts (a
   # machine behind a TLS-inspecting proxy adds its own, which npm inside the chroot needs too).
   cp /etc/resolv.conf "$1/etc/resolv.conf"
   [[ -f /etc/ssl/certs/ca-certificates.crt ]] && cp /etc/ssl/certs/ca-certificates.crt "$1/lane/host-ca-certificates.crt"
-  rm -rf --one-file-system "$dest"
-  mkdir -p "$dest"
+  rm -rf --one-file-system "$new"
+  mkdir -p "$new"
   (cd "$root" && git ls-files -z --cached --others --exclude-standard |
     while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
-    tar --null -T - -cf -) | tar -xf - -C "$dest"
+    tar --null -T - -cf -) | tar -xf - -C "$new"
+  (cd "$new" && find . -type f -print0) | while IFS= read -r -d '' f; do
+    if [[ -f $dest/$f ]] && cmp -s "$new/$f" "$dest/$f"; then touch -r "$dest/$f" "$new/$f"; else touch "$new/$f"; fi
+  done
+  rm -rf --one-file-system "$dest"
+  mv "$new" "$dest"
 }
 
 # Builds gptforge inside a chroot into /lane/build, with the CMake arguments given.
