@@ -403,18 +403,20 @@ void check_unique_keys(const std::string& path, const YAML::Node& node) {
   }
 }
 
-// The line where a second document starts: the first '---' after some content (its root node
-// has no position when it is empty).
-int second_document_line(const std::string& text, const YAML::Node& second) {
+// The line where a second document starts: the first '---' after some content, or 0 when there is
+// none. Scanned in the text, not counted in LoadAll's result: yaml-cpp 0.9 (Debian sid) drops an
+// empty trailing document that 0.7 returns as a null node.
+int second_document_line(const std::string& text) {
   std::istringstream in(text);
   std::string line;
   bool content = false;
   for (int n = 1; std::getline(in, line); ++n) {
-    if (line.rfind("---", 0) == 0 && content) return n;
-    const auto first = line.find_first_not_of(" \t");
-    if (first != std::string::npos && line[first] != '#' && line.rfind("---", 0) != 0) content = true;
+    const bool marker = line.rfind("---", 0) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    if (marker && content) return n;
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first != std::string::npos && line[first] != '#' && !marker) content = true;
   }
-  return second.Mark().line + 1;
+  return 0;
 }
 
 YAML::Node parse_yaml_file(const std::string& path) {
@@ -426,8 +428,10 @@ YAML::Node parse_yaml_file(const std::string& path) {
   try {
     const std::string text = read_file(path);
     std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.size() > 1) {
-      throw ConfigError(path + ":" + std::to_string(second_document_line(text, docs[1])) +
+    int second = second_document_line(text);
+    if (docs.size() > 1 && second == 0) second = docs[1].Mark().line + 1;
+    if (second > 0) {
+      throw ConfigError(path + ":" + std::to_string(second) +
                         ": a second YAML document (a config is one document; it would be ignored)");
     }
     YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
