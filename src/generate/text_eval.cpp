@@ -87,6 +87,8 @@ TokenScore score_tokens(GPT& model, const std::vector<int64_t>& tokens, int64_t 
   model->eval();
   const std::vector<ScoreWindow> windows = plan_windows(static_cast<int64_t>(tokens.size()), context, stride);
   TokenScore score;
+  // Summed where the model runs and read once at the end: no host sync per forward.
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
   for (size_t first = 0; first < windows.size();) {
     // Windows of one length share a forward (only a stream shorter than the context has a short one).
     const int64_t len = windows[first].length;
@@ -106,11 +108,12 @@ TokenScore score_tokens(GPT& model, const std::vector<int64_t>& tokens, int64_t 
     }
     torch::Tensor logits = model->forward_rows(x.to(device), torch::tensor(positions, torch::kLong).to(device));
     LossSum ls = lm_loss_sum(logits, torch::tensor(targets, torch::kLong).to(device));
-    score.loss_sum += ls.sum.to(torch::kFloat64).item<double>();
+    loss_sum += ls.sum.to(torch::kFloat64);
     score.scored += static_cast<int64_t>(targets.size());
     if (on_progress) on_progress(score.scored);
     first = end;
   }
+  score.loss_sum = loss_sum.item<double>();
   if (was_training) model->train();
   return score;
 }
