@@ -13,17 +13,8 @@ set -euo pipefail
 bin=$1
 source "$(dirname "$0")/lib.bash"
 
-words=(the cat dog sat ran on mat log big small red blue and then a over under house tree)
-for p in $(seq 1 60); do
-  line=""
-  for w in $(seq 1 40); do line+="${words[$(( (p * 7 + w * w) % ${#words[@]} ))]} "; done
-  printf '%s.\n\n' "$line" >> corpus.txt
-done
-common=(tokenizer.inputs=corpus.txt tokenizer.model_prefix=tok tokenizer.vocab_size=300
-        data.inputs=corpus.txt data.tokenizer=tok.model data.out_dir=shards data.val_fraction=0.1
-        run.threads=1 run.log_level=quiet)
-"$bin" tokenizer train "${common[@]}" >/dev/null 2>&1 || fail "tokenizer train"
-"$bin" prepare "${common[@]}" >/dev/null 2>&1 || fail "prepare"
+source "$(dirname "$0")/tiny_data.bash"
+tiny_data "$bin" 60
 train=("${common[@]}" train.data_dir=shards model.n_layer=2 model.n_head=2 model.d_model=32 model.block_size=32
        model.dropout=0.1 train.batch_size=4 train.max_steps=30 train.warmup_steps=5 train.eval_interval=10
        train.eval_batches=2 train.log_interval=1 train.checkpoint_interval=5 train.keep_last=2)
