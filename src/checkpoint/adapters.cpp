@@ -1,11 +1,14 @@
 #include "checkpoint/adapters.h"
 
 #include <cctype>
+#include <filesystem>
 #include <set>
 
 #include "checkpoint/checkpoint.h"
 #include "model/lora.h"
 #include "util/errors.h"
+
+namespace fs = std::filesystem;
 
 namespace gptforge {
 
@@ -167,6 +170,16 @@ std::string merge_lora_checkpoint(const std::string& checkpoint, const std::stri
   StoredModel stored = read_model(checkpoint);
   if (stored.config.lora.rank == 0) {
     throw CheckpointError(stored.dir + ": has no LoRA adapters to merge (its lora.rank is 0)");
+  }
+  // --force may replace an earlier merge, never a training run: the merged checkpoint would become
+  // its `latest`, and pruning (keep_last 1) would delete the run's own checkpoints.
+  if (fs::is_directory(out_dir)) {
+    for (const auto& e : fs::directory_iterator(out_dir)) {
+      if (e.path().filename().string().rfind("step_", 0) == 0 && fs::exists(e.path() / "trainer_state.json")) {
+        throw UsageError("--out " + out_dir + " holds a training run (" + e.path().filename().string() +
+                         " has a training state): merge into another directory");
+      }
+    }
   }
   if (has_checkpoint(out_dir) && !force) {
     throw UsageError("--out " + out_dir + " already holds checkpoints: choose another run directory or pass --force");

@@ -178,6 +178,11 @@ Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
     throw ConfigError("train: no stopping rule: set train.max_steps, train.max_tokens or train.max_minutes");
   }
 
+  if (cfg_.lora.rank > 0 && tc_.init_from.empty() && !opts_.resume) {
+    throw ConfigError("lora.rank=" + std::to_string(cfg_.lora.rank) +
+                      " needs train.init_from: LoRA adapts a trained model, whose weights it freezes");
+  }
+
   // ---- Output directory: refuse to clobber a run unless asked; only rank 0 changes it ----
   // First repair what killed saves left, so that a checkpoint published just before a kill counts.
   if (main_) tidy_run_directory(tc_.out_dir);
@@ -201,13 +206,7 @@ Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
   torch::manual_seed(static_cast<uint64_t>(cfg_.run.seed));
   model_ = GPT(cfg_.model);
   model_->to(device_);
-  if (cfg_.lora.rank > 0) {
-    if (tc_.init_from.empty() && !opts_.resume) {
-      throw ConfigError("lora.rank=" + std::to_string(cfg_.lora.rank) +
-                        " needs train.init_from: LoRA adapts a trained model, whose weights it freezes");
-    }
-    model_->add_lora(cfg_.lora);  // the base frozen: the optimiser below holds the adapters only
-  }
+  if (cfg_.lora.rank > 0) model_->add_lora(cfg_.lora);  // the base frozen: the optimiser below holds the adapters only
   optimizer_ = make_optimizer(*model_, tc_);
   for (const auto& p : model_->parameters()) {
     if (p.requires_grad()) params_.push_back(p);

@@ -9,17 +9,8 @@ SRC="$2"
 source "$(dirname "$0")/lib.bash"  # WORK (the current directory), fail, expect_exit
 
 # ---- A tiny base model and the task suite ----
-words=(the cat dog sat ran on mat log big small red blue and then a over under house tree)
-for p in $(seq 1 60); do
-  line=""
-  for w in $(seq 1 40); do line+="${words[$(( (p * 7 + w * w) % ${#words[@]} ))]} "; done
-  printf '%s.\n\n' "$line" >> corpus.txt
-done
-common=(tokenizer.inputs=corpus.txt tokenizer.model_prefix=tok tokenizer.vocab_size=300
-        data.inputs=corpus.txt data.tokenizer=tok.model data.out_dir=shards data.val_fraction=0.1
-        run.threads=1 run.log_level=quiet run.progress=off)
-"$BIN" tokenizer train "${common[@]}" >/dev/null 2>&1 || fail "tokenizer train"
-"$BIN" prepare "${common[@]}" >/dev/null 2>&1 || fail "prepare"
+source "$(dirname "$0")/tiny_data.bash"
+tiny_data "$BIN" 60 run.progress=off
 "$BIN" train "${common[@]}" train.data_dir=shards train.out_dir=base model.n_layer=2 model.n_head=2 model.d_model=32 \
   model.block_size=64 train.batch_size=4 train.max_steps=4 train.warmup_steps=1 train.eval_interval=0 \
   train.eval_batches=1 train.checkpoint_interval=0 >/dev/null 2>&1 || fail "train"
@@ -59,12 +50,16 @@ s=(sample run.threads=1 --prompt "the cat" sample.temperature=0 sample.max_new_t
 cmp -s a.txt b.txt || fail "greedy samples differ: $(cat a.txt) vs $(cat b.txt)"
 "$BIN" export --checkpoint lora --format hf --out hf >/dev/null 2>export.err || fail "export: $(cat export.err)"
 expect_exit 2 "already holds checkpoints" -- "$BIN" lora merge --checkpoint lora --out merged
+"$BIN" lora merge --checkpoint lora --out merged --force >/dev/null 2>&1 || fail "lora merge --force over an earlier merge"
+expect_exit 2 "holds a training run" -- "$BIN" lora merge --checkpoint lora --out base --force
+[[ -e base/latest/trainer_state.json ]] || fail "lora merge --force replaced the training run in base"
 expect_exit 1 "has no LoRA adapters" -- "$BIN" lora merge --checkpoint merged --out again
 
 # ---- Bad keys: exit 2, naming the key ----
 expect_exit 2 "lora.targets" -- "$BIN" "${sft[@]}" train.out_dir=bad train.max_steps=1 "lora.targets=[gate]"
 expect_exit 2 "lora.rank" -- "$BIN" "${sft[@]}" train.out_dir=bad train.max_steps=1 lora.rank=-2
 expect_exit 2 "lora.rank=2 needs train.init_from" -- "$BIN" train "${common[@]}" train.data_dir=shards \
-  train.out_dir=bad model.n_layer=1 model.n_head=2 model.d_model=16 train.max_steps=1 lora.rank=2
+  train.out_dir=bad_no_init model.n_layer=1 model.n_head=2 model.d_model=16 train.max_steps=1 lora.rank=2
+[[ ! -e bad_no_init ]] || fail "a refused LoRA run made its train.out_dir"
 [[ ! -e bad/latest ]] || fail "a refused run wrote a checkpoint"
 echo "lora: ok"
