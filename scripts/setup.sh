@@ -20,6 +20,7 @@ packages=(
   npm
   libcpp-httplib-dev      # gptforge serve's HTTP server
   chromium curl           # tests/cli/serve*.sh: the chat page in a headless browser, the API with curl
+  time                    # bench/lora_vs_full.sh: peak memory with /usr/bin/time -v
 )
 if [[ ${GPTFORGE_SKIP_APT:-0} != 1 ]]; then
   missing=()
