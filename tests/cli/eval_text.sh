@@ -8,16 +8,7 @@ SRC="$2"
 source "$(dirname "$0")/lib.bash"  # WORK (the current directory), fail, expect_exit
 
 # ---- Two tiny real models, each with a tokenizer of its own ----
-mkdir corpus
-awk 'BEGIN {
-  split("the quick brown fox jumps over lazy dog and then runs into a forest where trees grow tall", w, " ");
-  srand(7);
-  for (p = 0; p < 40; p++) {
-    line = "";
-    for (i = 0; i < 40; i++) line = line (i ? " " : "") w[int(rand() * 17) + 1];
-    print line "." > "corpus/c.txt"; print "" > "corpus/c.txt";
-  }
-}'
+pseudo_text_corpus 7 40 40
 for v in 320 300; do
   "$BIN" tokenizer train --config "$SRC/configs/brown-data.yaml" tokenizer.inputs=corpus tokenizer.vocab_size=$v \
     tokenizer.model_prefix=tok$v/bpe run.log_level=quiet >/dev/null

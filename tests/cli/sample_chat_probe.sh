@@ -8,25 +8,7 @@ SRC="$2"
 source "$(dirname "$0")/lib.bash"  # WORK (the current directory), fail, expect_exit
 
 # ---- A tiny real model: tokenizer, shards, 40 training steps ----
-mkdir corpus
-awk 'BEGIN {
-  split("the quick brown fox jumps over lazy dog and then runs into a forest where trees grow tall", w, " ");
-  srand(11);
-  for (p = 0; p < 60; p++) {
-    line = "";
-    for (i = 0; i < 50; i++) line = line (i ? " " : "") w[int(rand() * 17) + 1];
-    print line "." > "corpus/c.txt"; print "" > "corpus/c.txt";
-  }
-}'
-"$BIN" tokenizer train --config "$SRC/configs/brown-data.yaml" tokenizer.inputs=corpus tokenizer.vocab_size=300 \
-  tokenizer.model_prefix=tok/bpe run.log_level=quiet >/dev/null
-"$BIN" prepare --config "$SRC/configs/brown-data.yaml" data.inputs=corpus data.tokenizer=tok/bpe.model \
-  data.documents=paragraph data.out_dir=shards data.val_fraction=0.1 run.progress=off run.log_level=quiet >/dev/null
-"$BIN" train train.data_dir=shards train.out_dir=run model.n_layer=2 model.n_head=2 model.d_model=32 \
-  model.block_size=32 train.batch_size=8 train.max_steps=40 train.warmup_steps=5 train.learning_rate=0.01 \
-  train.eval_interval=0 train.eval_batches=2 train.checkpoint_interval=0 run.progress=off run.log_level=quiet \
-  run.threads=1 >train.txt
-[[ -e run/latest/model.safetensors ]] || fail "train wrote no checkpoint: $(cat train.txt)"
+train_tiny_model
 
 S=("$BIN" sample --checkpoint run run.threads=1)
 
