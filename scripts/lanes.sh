@@ -10,6 +10,8 @@
 #            transformers and llama.cpp (tests/clients/run.sh).
 #
 # Usage: bash scripts/lanes.sh [sid] [cuda] [clients]      (no argument: all three)
+#        bash scripts/lanes.sh prepare    only make (or check) both chroots: network and dpkg work that
+#                                         .ci/run overlaps with the main suite's CPU-bound build
 # Each lane ends with one line `lane NAME: PASS (..)` or `lane NAME: FAIL (..)`; the exit code is 1 when
 # any lane failed. Run as root (debootstrap, chroot, mount).
 #
@@ -204,6 +206,22 @@ lane_clients() {
   sync_source "$dir"
   in_chroot "$dir" "ninja -C /lane/build gptforge >/dev/null && cd /tmp && bash /gptforge/tests/clients/run.sh /lane/build/gptforge /gptforge"
 }
+
+# Both chroots, one after the other (they share the network link); nothing is built.
+prepare_chroots() {
+  local start=$SECONDS rc=0
+  ensure_chroot sid sid main "${sid_packages[@]}" || rc=1
+  ensure_chroot trixie-cuda trixie "main contrib non-free" "${trixie_packages[@]}" || rc=1
+  for d in sid trixie-cuda; do unmount_below "$cache/$d"; done
+  log "prepare: $( ((rc == 0)) && echo "chroots ready" || echo "FAIL") ($((SECONDS - start)) s)"
+  return $rc
+}
+
+if [[ ${1:-} == prepare ]]; then
+  (($# == 1)) || die "prepare takes no lane names"
+  prepare_chroots
+  exit
+fi
 
 lanes=("$@")
 ((${#lanes[@]})) || lanes=(sid cuda clients)
