@@ -42,7 +42,10 @@ for name in ("full", "lora"):
     ck = os.path.realpath(f"checkpoints/bench-{name}/latest")
     opt_mb = os.path.getsize(f"{ck}/optimizer.pt") / 1e6
     steps = [json.loads(l) for l in open(f"checkpoints/bench-{name}/metrics.jsonl") if '"loss"' in l]
-    dt = [b["elapsed_s"] - a["elapsed_s"] for a, b in zip(steps, steps[1:]) if b["step"] == a["step"] + 1]
+    # Seconds per step between consecutive log lines (train.log_interval apart); the median leaves out
+    # the intervals that held an evaluation or a checkpoint.
+    dt = [(b["elapsed_s"] - a["elapsed_s"]) / (b["step"] - a["step"]) for a, b in zip(steps, steps[1:])
+          if b["step"] > a["step"]]
     print(f"| {name} | {acc} | {m.group(1)} | {opt_mb:.2f} MB | {rss_kb / 1024:.0f} MiB | "
           f"{statistics.median(dt) * 1000:.1f} ms | {steps[-1]['step']} |")
 PY

@@ -8,6 +8,8 @@
 #   pair             two at once, run.threads = all cores each           (the problem)
 #   pair-passive     two at once, OMP_WAIT_POLICY=passive
 #   pair-1thread     two at once, run.threads=1 each (fewer threads when the machine is busy)
+#   alone-spin10k    one process, GOMP_SPINCOUNT=10000: spin about 10 us before sleeping, where
+#   pair-spin10k     the default spins 300,000 iterations (both libgomp; OMP_WAIT_POLICY unset)
 # Run it on a quiet machine (nothing else compiling or training):
 #   bash bench/oversubscription.sh build/gptforge [steps]
 # It prints one line per case: the tokens/s of each process and their sum.
@@ -53,8 +55,13 @@ run_case() {  # name procs threads env...
   printf '%-14s procs=%d threads=%d  tokens/s:%s  sum %d\n' "$name" "$procs" "$threads" "$out" "$sum"
 }
 echo "cores: $cores; $steps steps per run"
-run_case alone 1 "$cores" -u OMP_WAIT_POLICY
-run_case alone-passive 1 "$cores" OMP_WAIT_POLICY=passive
+# The single-process cases twice, alternated: the machine's own drift shows as the gap between rounds.
+for round in 1 2; do
+  run_case alone 1 "$cores" -u OMP_WAIT_POLICY
+  run_case alone-passive 1 "$cores" OMP_WAIT_POLICY=passive
+  run_case alone-spin10k 1 "$cores" -u OMP_WAIT_POLICY GOMP_SPINCOUNT=10000
+done
 run_case pair 2 "$cores" -u OMP_WAIT_POLICY
 run_case pair-passive 2 "$cores" OMP_WAIT_POLICY=passive
+run_case pair-spin10k 2 "$cores" -u OMP_WAIT_POLICY GOMP_SPINCOUNT=10000
 run_case pair-1thread 2 1 -u OMP_WAIT_POLICY

@@ -9,7 +9,8 @@
 #   4. a rank that hangs (SIGSTOP): the other gives up within the timeout;
 #   5. nothing at MASTER_PORT: a clear error within the timeout;
 #   6. kill -9 of a launched rank: the launcher names it and exits non-zero;
-#   7. `gptforge launch --nproc 2 -- sft` fine-tunes the first run's checkpoint.
+#   7. `gptforge launch --nproc 2 -- sft` fine-tunes the first run's checkpoint;
+#   8. the same with LoRA: the adapters train, the frozen base is saved unchanged.
 set -u
 bin=$1
 tmp=$(mktemp -d)
@@ -163,4 +164,26 @@ assert s["kind"] == "sft" and s["world_size"] == 2, s
 assert [l.split()[0] for l in s["loader_states"]] == ["sft", "sft"], s["loader_states"]
 EOF
 echo "two-process sft ran 8 steps"
+# ---- 8. LoRA with two processes: only the adapters are reduced and stepped ----
+"$bin" launch --nproc 2 -- sft "${common[@]}" train.init_from=full sft.train_file=tasks/train.jsonl train.batch_size=4 \
+  train.max_steps=6 train.warmup_steps=2 train.eval_interval=0 train.log_interval=1 train.checkpoint_interval=6 \
+  lora.rank=2 lora.alpha=4 "lora.targets=[q, v, o, fc, proj]" train.learning_rate=0.05 \
+  train.out_dir=sft-lora run.dist_timeout=10 >lora.out 2>lora.err || fail "LoRA sft: $(cat lora.err)"
+[[ $(grep -c '^done after 6 steps' lora.out) == 1 ]] || fail "LoRA sft summary: $(cat lora.out)"
+python3 - full/latest sft-lora/latest <<'EOF' || fail "the two-process LoRA checkpoint"
+import json, struct, sys
+def tensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header, body = json.loads(f.read(n)), f.read()
+    return {k: body[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in header.items() if k != "__metadata__"}
+base, tuned = tensors(sys.argv[1] + "/model.safetensors"), tensors(sys.argv[2] + "/model.safetensors")
+assert base == tuned, [k for k in base if base[k] != tuned.get(k)]  # frozen: bit for bit the base
+adapters = tensors(sys.argv[2] + "/adapter_model.safetensors")
+lora_b = [v for k, v in adapters.items() if k.endswith("lora_B.weight")]
+assert len(lora_b) == 2 * 5 and all(any(v) for v in lora_b), "some lora_B stayed zero: not trained"
+s = json.load(open(sys.argv[2] + "/trainer_state.json"))
+assert s["world_size"] == 2 and s["step"] == 6, s
+EOF
+echo "two-process LoRA sft ran 6 steps, base unchanged"
 echo "distributed: all checks passed"
