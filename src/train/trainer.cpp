@@ -9,6 +9,7 @@
 
 #include "checkpoint/adapters.h"
 #include "checkpoint/run_directory.h"
+#include "data/dataset_meta.h"
 #include "data/random.h"
 #include "model/eval_mode.h"
 #include "train/lr_schedule.h"
@@ -543,7 +544,8 @@ namespace {
 
 class ShardTrainData : public TrainData {
  public:
-  ShardTrainData(const Config& cfg, int rank, int world_size) {
+  ShardTrainData(const Config& cfg, int rank, int world_size, std::string tokenizer_model)
+      : tokenizer_(std::move(tokenizer_model)) {
     auto train = std::make_shared<const TokenDataset>(TokenDataset::open(cfg.train.data_dir, "train"));
     TokenDataset val = TokenDataset::open(cfg.train.data_dir, "val");
     vocab_size_ = train->vocab_size();
@@ -551,8 +553,6 @@ class ShardTrainData : public TrainData {
     sampler_ = std::make_unique<BatchSampler>(train, cfg.train.batch_size, cfg.model.block_size,
                                               static_cast<uint64_t>(cfg.run.seed), rank, world_size);
     eval_ = eval_batches(val, cfg.train.batch_size, cfg.model.block_size, cfg.train.eval_batches, rank, world_size);
-    tokenizer_path_ = cfg.train.data_dir + "/tokenizer.model";
-    tokenizer_ = read_file_or_explain(tokenizer_path_);
   }
   Batch next() override { return sampler_->next(); }
   std::string state() const override { return sampler_->state(); }
@@ -563,35 +563,39 @@ class ShardTrainData : public TrainData {
   std::string tokenizer_model() const override { return tokenizer_; }
 
  private:
-  static std::string read_file_or_explain(const std::string& path) {
-    if (!fs::exists(path)) throw DataError(path + ": missing (run `gptforge prepare` to write shards and tokenizer)");
-    return read_file(path);
-  }
   std::unique_ptr<BatchSampler> sampler_;
   std::vector<Batch> eval_;
   int64_t vocab_size_ = 0;
   double bytes_per_token_ = 0;
-  std::string tokenizer_path_, tokenizer_;
+  std::string tokenizer_;
 };
 
 }  // namespace
 
+std::unique_ptr<TrainData> shard_train_data(const Config& cfg, int rank, int world_size, std::string tokenizer_model) {
+  return std::make_unique<ShardTrainData>(cfg, rank, world_size, std::move(tokenizer_model));
+}
+
 TrainSummary pretrain(Config cfg, const TrainOptions& opts_in) {
-  if (!fs::exists(cfg.train.data_dir + "/meta.json")) {
-    throw DataError(cfg.train.data_dir + "/meta.json: no prepared shards (run `gptforge prepare`, or set train.data_dir)");
+  const std::string& dir = cfg.train.data_dir;
+  if (!fs::exists(dir + "/meta.json")) {
+    throw DataError(dir + "/meta.json: no prepared shards (run `gptforge prepare`, or set train.data_dir)");
   }
   TrainOptions opts = opts_in;
   if (!opts.dist) opts.dist = Distributed::from_environment(cfg.run);
   if (!opts.dist->is_main()) set_log_level(LogLevel::Quiet);  // rank 0 speaks for the run
-  ShardTrainData data(cfg, opts.dist->rank(), opts.dist->world_size());
+  // Every checkpoint carries this tokenizer: it must load and fit the shards and the model before the
+  // first step, not reach the checkpoints as garbage.
+  const Tokenizer tok = load_dataset_tokenizer(dir, read_dataset_meta(dir));
   if (cfg.model.vocab_size == 0) {
-    cfg.model.vocab_size = data.vocab_size();
-  } else if (cfg.model.vocab_size != data.vocab_size()) {
-    throw ConfigError(strprintf("model.vocab_size (%lld) does not match the tokenizer's vocabulary (%lld) in %s/meta.json",
-                                (long long)cfg.model.vocab_size, (long long)data.vocab_size(),
-                                cfg.train.data_dir.c_str()));
+    cfg.model.vocab_size = tok.vocab_size();
+  } else if (cfg.model.vocab_size != tok.vocab_size()) {
+    throw ConfigError(strprintf("model.vocab_size (%lld) does not match the tokenizer's vocabulary (%lld) of %s/meta.json "
+                                "and %s/tokenizer.model",
+                                (long long)cfg.model.vocab_size, (long long)tok.vocab_size(), dir.c_str(), dir.c_str()));
   }
-  return train_model(cfg, data, opts);
+  auto data = shard_train_data(cfg, opts.dist->rank(), opts.dist->world_size(), tok.serialized());
+  return train_model(cfg, *data, opts);
 }
 
 }  // namespace gptforge
