@@ -17,6 +17,7 @@
 #include "train/optimizer.h"
 #include "train/precision.h"
 #include "util/errors.h"
+#include "util/fault_injection.h"
 #include "util/files.h"
 #include "util/log.h"
 #include "util/progress.h"
@@ -246,6 +247,15 @@ void Trainer::resume() {
     const std::string mismatch = optimizer_state_mismatch(*optimizer_, *model_);
     if (!mismatch.empty()) throw CheckpointError(ck.optimizer_path + ": " + mismatch + " (written for another model?)");
     state_ = ck.state;
+    // A time-bounded run keeps the length in steps it fixed at its first checkpoint (see plan_time_bounded_run),
+    // and with it the schedule; a config that now bounds the run by steps or tokens takes over.
+    if (total_steps_ == 0 && state_.planned_steps > 0) {
+      total_steps_ = state_.planned_steps;
+      say(strprintf("time-bounded run: keeps the %lld steps it planned at its first checkpoint",
+                    (long long)total_steps_));
+    } else if (total_steps_ > 0) {
+      state_.planned_steps = 0;
+    }
     const size_t rank = static_cast<size_t>(dist_.rank());
     data_.set_state(state_.loader_states.at(rank));
     set_cpu_rng_state(world_size_ > 1 ? state_.rng_cpu_ranks.at(rank) : state_.rng_cpu);
@@ -465,7 +475,24 @@ bool Trainer::patience_exhausted() const {
   return opts_.early_stop_patience > 0 && state_.evals_since_best >= opts_.early_stop_patience;
 }
 
+void Trainer::plan_time_bounded_run() {
+  if (total_steps_ > 0 || tc_.max_minutes <= 0 || state_.step == 0) return;
+  // The steps the run would reach at its rate so far. Rank 0's estimate holds for every rank, so that
+  // all stop before the same step.
+  const double budget = tc_.max_minutes * 60, spent = std::max(elapsed(), 1e-9);
+  const double rate_estimate = std::min(1e12, std::round(static_cast<double>(state_.step) * budget / spent));
+  const int64_t estimate = std::max(state_.step, static_cast<int64_t>(rate_estimate));
+  total_steps_ = dist_.sum(main_ ? planned_steps_or(estimate) : int64_t{0});
+  state_.planned_steps = total_steps_;
+  schedule_ = std::make_unique<LrSchedule>(tc_, total_steps_);
+  if (main_) {
+    log_info(strprintf("\ntime-bounded run: plans %lld steps from its rate over the first %lld; the schedule follows "
+                       "steps from here, and --resume keeps it", (long long)total_steps_, (long long)state_.step));
+  }
+}
+
 void Trainer::save(bool is_best) {
+  plan_time_bounded_run();
   // Every rank's loader and RNG state, so that each one resumes exactly; rank 0 writes.
   state_.loader_states = dist_.all_gather(data_.state());
   std::vector<std::string> rng = dist_.all_gather(cpu_rng_state());

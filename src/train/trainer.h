@@ -141,6 +141,10 @@ class Trainer {
   bool interrupted() const { return interrupted_; }
 
  private:
+  // A run bounded only by train.max_minutes fixes its length in steps at its first checkpoint, from
+  // its rate so far: from then on its schedule and stop follow steps (and still the clock), and the
+  // checkpoints store the plan, so that --resume continues the same schedule.
+  void plan_time_bounded_run();
   void log_step(double lr, double grad_norm);
   void record(const nlohmann::json& j);
   double elapsed() const;
