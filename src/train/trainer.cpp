@@ -186,6 +186,9 @@ Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
   }
 
   // ---- Output directory: refuse to clobber a run unless asked; only rank 0 changes it ----
+  if (fs::exists(tc_.out_dir) && !fs::is_directory(tc_.out_dir)) {
+    throw ConfigError("train.out_dir '" + tc_.out_dir + "' is a file, not a directory");
+  }
   // First repair what killed saves left, so that a checkpoint published just before a kill counts.
   if (main_) tidy_run_directory(tc_.out_dir);
   dist_.barrier();
@@ -202,7 +205,11 @@ Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
       if (n.rfind("step_", 0) == 0 || n == "latest" || n == "best" || n == "metrics.jsonl") fs::remove_all(e.path());
     }
   }
-  if (main_) fs::create_directories(tc_.out_dir);
+  if (main_) {
+    std::error_code ec;
+    fs::create_directories(tc_.out_dir, ec);
+    if (ec) throw ConfigError("train.out_dir '" + tc_.out_dir + "': cannot create it (" + ec.message() + ")");
+  }
 
   // ---- Model and optimiser ----
   torch::manual_seed(static_cast<uint64_t>(cfg_.run.seed));
