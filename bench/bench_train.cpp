@@ -1,4 +1,5 @@
-// Training throughput of the real trainer (train_model, through `pretrain`) on random tokens.
+// Training throughput of the real trainer on random tokens: train_model over shard_train_data, what
+// `pretrain` runs once it has checked the data's tokenizer (random ids have none to check).
 //
 //   build/bench_train [--config FILE] [key=value ...] [--warmup 5] [--steps 20] [--data DIR] [--json]
 //                     [--profile N]
@@ -29,7 +30,6 @@
 #include "train/trainer.h"
 #include "util/config.h"
 #include "util/errors.h"
-#include "util/files.h"
 #include "util/log.h"
 #include "util/runtime.h"
 
@@ -38,8 +38,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One train and one val shard of uniform random ids, and the meta.json the loader needs. The
-// tokenizer copy is a placeholder: the trainer only stores its bytes in the checkpoint.
+// One train and one val shard of uniform random ids, and the meta.json the loader needs. No
+// tokenizer: random ids have none (main passes placeholder bytes for the checkpoint to store).
 void write_random_shards(const std::string& dir, int64_t vocab, int64_t tokens) {
   if (fs::exists(dir + "/meta.json")) {
     DatasetMeta meta = read_dataset_meta(dir);
@@ -65,7 +65,6 @@ void write_random_shards(const std::string& dir, int64_t vocab, int64_t tokens) 
     sm.shards = writer.finish();
     meta.splits[split] = sm;
   }
-  write_file_atomic(dir + "/tokenizer.model", "bench_train: random tokens, no tokenizer");
   write_dataset_meta(dir, meta);
 }
 
@@ -132,7 +131,8 @@ int main(int argc, char** argv) {
       throw ConfigError("--profile needs LibTorch 1.x (bench/op_profile.h); this is " TORCH_VERSION);
     }
     if (profile_top > 0) profile.start();
-    TrainSummary summary = pretrain(cfg, opts);
+    auto train_data = shard_train_data(cfg, 0, 1, "bench_train: random tokens, no tokenizer");
+    TrainSummary summary = train_model(cfg, *train_data, opts);
     if (profile_top > 0) {
       profile.stop();
       profile.report(stderr, profile_top);

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "util/errors.h"
 #include "util/runtime.h"
@@ -29,6 +30,27 @@ Config load_command_config(const CommonOptions& opts) {
   init_runtime(cfg.run);
   return cfg;
 }
+
+namespace {
+
+// "filesystem error: cannot create directories: Not a directory [out/x]" as "out/x: cannot create
+// directories: Not a directory": the path first, as every other error names its file.
+std::string describe_filesystem_error(const std::filesystem::filesystem_error& e) {
+  std::string what = e.what();
+  const std::string prefix = "filesystem error: ";
+  if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+  std::string paths;
+  for (const auto* p : {&e.path1(), &e.path2()}) {
+    if (p->empty()) continue;
+    const std::string quoted = " [" + p->string() + "]";
+    const size_t at = what.rfind(quoted);
+    if (at != std::string::npos) what.erase(at, quoted.size());
+    paths += (paths.empty() ? "" : " -> ") + p->string();
+  }
+  return paths.empty() ? what : paths + ": " + what;
+}
+
+}  // namespace
 
 int run(int argc, char** argv) {
   CLI::App app{"gptforge: train, fine-tune, sample, inspect and export small GPT models", "gptforge"};
@@ -66,6 +88,9 @@ int run(int argc, char** argv) {
     // An Error without a message only carries an exit code (launch reports failures as they happen).
     if (*e.what()) std::fprintf(stderr, "gptforge: error: %s\n", e.what());
     return e.exit_code();
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::fprintf(stderr, "gptforge: error: %s\n", describe_filesystem_error(e).c_str());
+    return kExitFailure;
   } catch (const c10::Error& e) {
     std::fprintf(stderr, "gptforge: error: %s\n", e.what_without_backtrace());
     return kExitFailure;

@@ -46,22 +46,18 @@ void run_sample(const SampleArgs& args) {
     if (!args.no_echo) write_out(prompt);
     callbacks.on_text = [](int, const std::string& text) { write_out(text); };
   }
-  std::vector<Generation> samples = generate_detailed(m.model, ids, opts, &m.tokenizer, callbacks, &stats);
-  if (stream) {
-    write_out("\n");
-  } else {
-    for (size_t i = 0; i < samples.size(); ++i) {
-      const Generation& g = samples[i];
+  // Each sample is printed once its batch has ended: nothing holds all of them.
+  auto print = [&](int i, Generation&& g) {
+    if (!stream) {
       std::string head = opts.beam_width > 1
-                             ? strprintf("--- beam %zu (score %.4f, log-probability %.4f) ---\n", i + 1, g.score, g.logprob)
-                             : strprintf("--- sample %zu ---\n", i + 1);
+                             ? strprintf("--- beam %d (score %.4f, log-probability %.4f) ---\n", i + 1, g.score, g.logprob)
+                             : strprintf("--- sample %d ---\n", i + 1);
       write_out(head + (args.no_echo ? "" : prompt) + g.text + "\n");
     }
-  }
-  for (size_t i = 0; i < samples.size(); ++i) {
-    log_debug(strprintf("sample %zu: %zu tokens, ended by %s", i + 1, samples[i].ids.size(),
-                        samples[i].finish_reason.c_str()));
-  }
+    log_debug(strprintf("sample %d: %zu tokens, ended by %s", i + 1, g.ids.size(), g.finish_reason.c_str()));
+  };
+  generate_each(m.model, ids, opts, &m.tokenizer, print, callbacks, &stats);
+  if (stream) write_out("\n");
   log_info(stats.summary());
 }
 

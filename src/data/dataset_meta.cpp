@@ -5,6 +5,7 @@
 
 #include "util/errors.h"
 #include "util/files.h"
+#include "util/log.h"
 
 namespace gptforge {
 
@@ -80,6 +81,25 @@ DatasetMeta read_dataset_meta(const std::string& dir) {
     throw DataError(path + ": invalid vocab_size or dtype_bytes");
   }
   return m;
+}
+
+Tokenizer load_dataset_tokenizer(const std::string& dir, const DatasetMeta& meta) {
+  const std::string path = dir + "/tokenizer.model";
+  if (!std::filesystem::exists(path)) {
+    throw DataError(path + ": missing (run `gptforge prepare` to write shards and tokenizer)");
+  }
+  Tokenizer tok = Tokenizer::from_serialized(read_file(path), path);
+  if (tok.vocab_size() != meta.vocab_size) {
+    throw DataError(strprintf("%s: %lld ids, but %s/meta.json says vocab_size %lld (the shards were written with "
+                              "another tokenizer; run `gptforge prepare` again)",
+                              path.c_str(), (long long)tok.vocab_size(), dir.c_str(), (long long)meta.vocab_size));
+  }
+  if (tok.eos_id() != meta.eos_id) {
+    throw DataError(strprintf("%s: EOS is id %d, but %s/meta.json says eos_id %d (the shards were written with "
+                              "another tokenizer; run `gptforge prepare` again)",
+                              path.c_str(), tok.eos_id(), dir.c_str(), meta.eos_id));
+  }
+  return tok;
 }
 
 }  // namespace gptforge

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/tokenizer.h"
+
 namespace gptforge {
 
 struct SplitMeta {
@@ -51,5 +53,11 @@ std::string dataset_meta_json(const DatasetMeta& meta);
 void write_dataset_meta(const std::string& dir, const DatasetMeta& meta);
 // Reads DIR/meta.json; throws DataError naming the file when it is missing or malformed.
 DatasetMeta read_dataset_meta(const std::string& dir);
+
+// The tokenizer the shards of DIR were written with (its copy DIR/tokenizer.model), checked against
+// `meta` (DIR's meta.json): it must load, and its vocabulary size and EOS id must be meta.json's,
+// since every id in the shards and every checkpoint of a run on them rely on both. Throws DataError
+// naming the file.
+Tokenizer load_dataset_tokenizer(const std::string& dir, const DatasetMeta& meta);
 
 }  // namespace gptforge

@@ -52,6 +52,22 @@ std::pair<int64_t, int64_t> rank_region(int64_t n, int rank, int world_size) {
                             static_cast<long long>(block_size + 1)));
 }
 
+// Token `i` of a shard's little-endian tokens of `width` (2 or 4) bytes.
+uint32_t token_at(const unsigned char* tokens, uint64_t i, uint32_t width) {
+  const unsigned char* p = tokens + i * width;
+  uint32_t id = static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8);
+  if (width == 4) id |= (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
+  return id;
+}
+
+// The position of the first of `count` tokens that is >= vocab, or -1.
+int64_t first_token_outside(const unsigned char* tokens, uint64_t count, uint32_t width, int64_t vocab) {
+  for (uint64_t i = 0; i < count; ++i) {
+    if (static_cast<int64_t>(token_at(tokens, i, width)) >= vocab) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
 }  // namespace
 
 ShardInfo read_shard_header(const std::string& path, bool verify_checksum) {
@@ -146,6 +162,18 @@ TokenDataset TokenDataset::open(const std::string& dir, const std::string& split
       map->addr = ::mmap(nullptr, map->length, PROT_READ, MAP_SHARED, f.fd, 0);
       if (map->addr == MAP_FAILED) throw DataError(info.path + ": cannot memory-map (" + std::strerror(errno) + ")");
       map->tokens = static_cast<const unsigned char*>(map->addr) + kShardHeaderBytes;
+      // With the checksum pass the file is read anyway: an id the model has no embedding row for
+      // (shards and meta.json of different `prepare` runs) is named here, not at the step that draws it.
+      const int64_t bad = verify_checksum ? first_token_outside(map->tokens, info.tokens, info.dtype_bytes,
+                                                                meta.vocab_size)
+                                          : -1;
+      if (bad >= 0) {
+        const uint32_t id = token_at(map->tokens, static_cast<uint64_t>(bad), info.dtype_bytes);
+        throw DataError(strprintf("%s: token %lld is id %u, outside the vocabulary of %s/meta.json (vocab_size %lld); "
+                                  "the shards and meta.json come from different runs of `gptforge prepare`",
+                                  info.path.c_str(), static_cast<long long>(bad), id, dir.c_str(),
+                                  static_cast<long long>(meta.vocab_size)));
+      }
     }
     ds.offsets_.push_back(ds.offsets_.back() + static_cast<int64_t>(info.tokens));
     ds.shards_.push_back(info);

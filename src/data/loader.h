@@ -29,7 +29,8 @@ ShardInfo read_shard_header(const std::string& path, bool verify_checksum);
 class TokenDataset {  // all shards of one split, memory-mapped read-only
  public:
   // Opens DIR's "train" or "val" shards as meta.json lists them. Throws DataError when meta.json or a
-  // shard is missing or damaged, or the split has no tokens. verify_checksum reads every shard once.
+  // shard is missing or damaged, or the split has no tokens. verify_checksum reads every shard once,
+  // and refuses a token id outside meta.json's vocab_size (naming the shard and the position).
   static TokenDataset open(const std::string& dir, const std::string& split, bool verify_checksum = true);
 
   int64_t size() const;           // total tokens

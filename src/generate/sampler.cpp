@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "data/random.h"
 #include "generate/beam_search.h"
 #include "generate/decoder.h"
 #include "generate/generation_common.h"
@@ -111,32 +112,22 @@ std::string GenerationStats::summary() const {
                    refills ? strprintf(", %lld context slides", (long long)refills).c_str() : "");
 }
 
-std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>& prompt_ids,
-                                          const GenerationOptions& opts, const Tokenizer* tok,
-                                          const GenerationCallbacks& callbacks, GenerationStats* stats) {
-  Decoder decoder(model, opts.use_cache);  // holds no cache until started
-  return generate_detailed(decoder, prompt_ids, opts, tok, callbacks, stats);
+uint64_t sample_batch_seed(uint64_t seed, int64_t batch) {
+  return batch == 0 ? seed : derive_seed(seed, static_cast<uint64_t>(batch));
 }
 
-std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<int32_t>& prompt_ids,
-                                          const GenerationOptions& opts, const Tokenizer* tok,
-                                          const GenerationCallbacks& callbacks, GenerationStats* stats) {
-  GPT model = decoder.model();
-  check_generation_inputs(prompt_ids, opts, tok);
-  if (opts.beam_width > 1) return beam_search(model, prompt_ids, opts, tok, callbacks, stats);
+namespace {
 
-  EvalModeGuard eval_mode(model);
-  torch::NoGradGuard no_grad;
+// One batch: opts.num_samples (at most kMaxSampleRows) rows decoded side by side, drawing from a
+// generator seeded with opts.seed. Rows are samples first_sample, first_sample + 1, ... of the call:
+// the callbacks see those numbers, and `sink` gets each sample once the whole batch has ended, in order.
+// Adds this batch's counts and times to `st`.
+void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, const GenerationOptions& opts,
+                  const Tokenizer* tok, const GenerationCallbacks& callbacks, int first_sample, GenerationStats& st,
+                  const SampleSink& sink) {
+  GPT model = decoder.model();
   const int64_t n = opts.num_samples;
   std::vector<Generation> results(static_cast<size_t>(n));
-  GenerationStats local;
-  GenerationStats& st = stats ? *stats : local;
-  st = GenerationStats{};
-  if (opts.max_new_tokens == 0) {
-    for (auto& r : results) r.finish_reason = "length";
-    return results;
-  }
-
   const std::vector<int32_t> ends = end_ids(opts, tok);
   const int32_t eos = tok ? tok->eos_id() : kEosId;
   const torch::Device device = model->wte->weight.device();
@@ -147,9 +138,9 @@ std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<in
   auto t0 = std::chrono::steady_clock::now();
   torch::Tensor logits = decoder.start(prompt_ids, n);
   synchronize_device(device);
-  st.prompt_tokens = decoder.prompt_tokens();
-  st.cached_prompt_tokens = decoder.reused_prompt_tokens();
-  st.prompt_seconds = seconds_since(t0);
+  st.prompt_tokens += decoder.prompt_tokens();
+  st.cached_prompt_tokens += decoder.reused_prompt_tokens();
+  st.prompt_seconds += seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
 
   std::vector<Row> rows(static_cast<size_t>(n));
@@ -169,7 +160,7 @@ std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<in
     g.stop_id = stop_id;
     if (r.text) {
       std::string rest = r.text->finish();
-      if (!rest.empty() && callbacks.on_text) callbacks.on_text(r.sample, rest);
+      if (!rest.empty() && callbacks.on_text) callbacks.on_text(first_sample + r.sample, rest);
       r.ids.resize(r.text->tokens_before_cut());
       g.text = r.text->text();
     }
@@ -194,7 +185,7 @@ std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<in
     for (size_t i = 0; i < rows.size(); ++i) {
       Row& r = rows[i];
       const int32_t id = static_cast<int32_t>(picked[i]);
-      if (callbacks.on_token) callbacks.on_token(r.sample, id);
+      if (callbacks.on_token) callbacks.on_token(first_sample + r.sample, id);
       if (contains(ends, id)) {
         finish(r, opts.stop_at_eos && id == eos ? "eos" : "stop_id", id);
         continue;
@@ -207,7 +198,7 @@ std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<in
           continue;
         }
         std::string ready = r.text->take_ready();
-        if (!ready.empty() && callbacks.on_text) callbacks.on_text(r.sample, ready);
+        if (!ready.empty() && callbacks.on_text) callbacks.on_text(first_sample + r.sample, ready);
       }
       if (last_step) {
         finish(r, "length", -1);
@@ -233,8 +224,65 @@ std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<in
     ++st.steps;
   }
   synchronize_device(device);
-  st.generate_seconds = seconds_since(t0);
-  st.refills = decoder.refills();
+  st.generate_seconds += seconds_since(t0);
+  st.refills += decoder.refills();
+  for (int64_t i = 0; i < n; ++i) sink(first_sample + static_cast<int>(i), std::move(results[static_cast<size_t>(i)]));
+}
+
+}  // namespace
+
+void generate_each(Decoder& decoder, const std::vector<int32_t>& prompt_ids, const GenerationOptions& opts,
+                   const Tokenizer* tok, const SampleSink& sink, const GenerationCallbacks& callbacks,
+                   GenerationStats* stats) {
+  GPT model = decoder.model();
+  check_generation_inputs(prompt_ids, opts, tok);
+  if (opts.beam_width > 1) {
+    std::vector<Generation> best = beam_search(model, prompt_ids, opts, tok, callbacks, stats);
+    for (size_t i = 0; i < best.size(); ++i) sink(static_cast<int>(i), std::move(best[i]));
+    return;
+  }
+
+  EvalModeGuard eval_mode(model);
+  torch::NoGradGuard no_grad;
+  GenerationStats local;
+  GenerationStats& st = stats ? *stats : local;
+  st = GenerationStats{};
+  for (int64_t first = 0, batch = 0; first < opts.num_samples; first += kMaxSampleRows, ++batch) {
+    GenerationOptions batch_opts = opts;
+    batch_opts.num_samples = std::min(kMaxSampleRows, opts.num_samples - first);
+    batch_opts.seed = sample_batch_seed(opts.seed, batch);
+    if (opts.max_new_tokens == 0) {
+      for (int64_t i = 0; i < batch_opts.num_samples; ++i) {
+        Generation g;
+        g.finish_reason = "length";
+        sink(static_cast<int>(first + i), std::move(g));
+      }
+      continue;
+    }
+    sample_batch(decoder, prompt_ids, batch_opts, tok, callbacks, static_cast<int>(first), st, sink);
+  }
+}
+
+void generate_each(GPT& model, const std::vector<int32_t>& prompt_ids, const GenerationOptions& opts,
+                   const Tokenizer* tok, const SampleSink& sink, const GenerationCallbacks& callbacks,
+                   GenerationStats* stats) {
+  Decoder decoder(model, opts.use_cache);  // holds no cache until started
+  generate_each(decoder, prompt_ids, opts, tok, sink, callbacks, stats);
+}
+
+std::vector<Generation> generate_detailed(GPT& model, const std::vector<int32_t>& prompt_ids,
+                                          const GenerationOptions& opts, const Tokenizer* tok,
+                                          const GenerationCallbacks& callbacks, GenerationStats* stats) {
+  Decoder decoder(model, opts.use_cache);  // holds no cache until started
+  return generate_detailed(decoder, prompt_ids, opts, tok, callbacks, stats);
+}
+
+std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<int32_t>& prompt_ids,
+                                          const GenerationOptions& opts, const Tokenizer* tok,
+                                          const GenerationCallbacks& callbacks, GenerationStats* stats) {
+  std::vector<Generation> results;
+  generate_each(decoder, prompt_ids, opts, tok, [&](int, Generation&& g) { results.push_back(std::move(g)); },
+                callbacks, stats);
   return results;
 }
 

@@ -9,7 +9,9 @@
 // What happens, top to bottom (generate_detailed in sampler.cpp):
 //
 //   1. prefill    one cached forward over the prompt (its last block_size tokens), batch 1; the
-//                 cache is then copied to num_samples rows, which decode side by side.
+//                 cache is then copied to the rows of a batch, which decode side by side. A batch
+//                 holds at most kMaxSampleRows samples: more are generated batch after batch, so
+//                 that memory does not grow with num_samples (see kMaxSampleRows for the seeds).
 //   2. each step  logits of the last position (B, V), still on the model's device, go through the
 //                 processors in this order (logits_processors.h):
 //                     repetition penalty -> no-repeat n-gram -> temperature -> top-k -> top-p -> min-p
@@ -55,6 +57,14 @@ namespace gptforge {
 
 class Decoder;  // generate/decoder.h
 
+// The most samples decoded side by side. num_samples beyond it are generated in consecutive batches
+// of kMaxSampleRows (the last one smaller), each with its own random stream: batch b draws from a
+// generator seeded with sample_batch_seed(seed, b), which is `seed` itself for batch 0. So up to
+// kMaxSampleRows samples are exactly what one batch gives, and samples [b*K, b*K + k) of a call are
+// those of a call for k samples seeded with sample_batch_seed(seed, b).
+constexpr int64_t kMaxSampleRows = 32;
+uint64_t sample_batch_seed(uint64_t seed, int64_t batch);
+
 struct GenerationOptions {
   // The sample.* keys (util/config.h describes each).
   int64_t max_new_tokens = 256;
@@ -84,7 +94,7 @@ struct GenerationOptions {
 
 // Timings of one generate call: prompt processing (the prefill) and decoding apart.
 struct GenerationStats {
-  int64_t prompt_tokens = 0;     // prompt positions run through the model (once, before the copy to rows)
+  int64_t prompt_tokens = 0;     // prompt positions run through the model (once per batch, before the copy to rows)
   int64_t cached_prompt_tokens = 0;  // prompt positions a kept Decoder had already (not run again)
   int64_t generated_tokens = 0;  // tokens sampled, over every sample (stop tokens included);
                                  // beam search: beam rows decoded
@@ -138,6 +148,18 @@ std::vector<Generation> generate_detailed(Decoder& decoder, const std::vector<in
                                           const GenerationOptions& opts, const Tokenizer* tok,
                                           const GenerationCallbacks& callbacks = {},
                                           GenerationStats* stats = nullptr);
+
+// Receives each finished sample, numbered 0..num_samples-1, in order.
+using SampleSink = std::function<void(int sample, Generation&& generation)>;
+
+// generate_detailed without holding the samples: each goes to `sink` when its batch has ended, so
+// that memory does not grow with num_samples (`gptforge sample` prints them as they come).
+void generate_each(GPT& model, const std::vector<int32_t>& prompt_ids, const GenerationOptions& opts,
+                   const Tokenizer* tok, const SampleSink& sink, const GenerationCallbacks& callbacks = {},
+                   GenerationStats* stats = nullptr);
+void generate_each(Decoder& decoder, const std::vector<int32_t>& prompt_ids, const GenerationOptions& opts,
+                   const Tokenizer* tok, const SampleSink& sink, const GenerationCallbacks& callbacks = {},
+                   GenerationStats* stats = nullptr);
 
 // The short form: the generated ids of each sample (see Generation::ids); streams each new id to
 // on_token (may be null). Greedy (temperature 0) is deterministic and does no random draws.

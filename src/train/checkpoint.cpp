@@ -44,6 +44,7 @@ nlohmann::json TrainerState::to_json() const {
           {"best_step", best_step},
           {"evals_since_best", evals_since_best},
           {"skipped_steps", skipped_steps},
+          {"planned_steps", planned_steps},
           {"world_size", world_size},
           {"loader_states", loader_states},
           {"rng_cpu", rng_cpu},
@@ -62,6 +63,7 @@ TrainerState TrainerState::from_json(const nlohmann::json& j) {
   s.best_step = j.at("best_step").get<int64_t>();
   s.evals_since_best = j.value("evals_since_best", int64_t(0));
   s.skipped_steps = j.at("skipped_steps").get<int64_t>();
+  s.planned_steps = j.value("planned_steps", int64_t(0));  // absent before it was stored
   s.world_size = j.at("world_size").get<int64_t>();
   s.loader_states = j.at("loader_states").get<std::vector<std::string>>();
   s.rng_cpu = j.at("rng_cpu").get<std::string>();

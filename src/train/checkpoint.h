@@ -27,6 +27,10 @@ struct TrainerState {
   int64_t best_step = -1;
   int64_t evals_since_best = 0;
   int64_t skipped_steps = 0;      // non-finite losses skipped over the whole run
+  // A run bounded only by train.max_minutes: the steps it plans, estimated from its rate at its first
+  // checkpoint and fixed from then on, so that --resume keeps its schedule (0: not fixed yet, or a run
+  // bounded by steps or tokens).
+  int64_t planned_steps = 0;
   int64_t world_size = 1;
   std::vector<std::string> loader_states;  // one per rank
   std::string rng_cpu;                     // torch CPU generator state, hex (rank 0's)

@@ -184,6 +184,12 @@ TrainSummary finetune(Config cfg, const TrainOptions& opts_in) {
   cfg.model = base.config.model;
   validate_config(cfg);  // lora.targets against the base model's layers
   Tokenizer tok = Tokenizer::from_serialized(base.tokenizer_model, base.dir + "/tokenizer.model");
+  // An id the model has no row for would reach the embedding only at the first step.
+  if (tok.vocab_size() > cfg.model.vocab_size) {
+    throw CheckpointError(strprintf("%s/tokenizer.model: the tokenizer has %lld ids but the model only %lld "
+                                    "(model.vocab_size)", base.dir.c_str(), (long long)tok.vocab_size(),
+                                    (long long)cfg.model.vocab_size));
+  }
   SftData data(cfg, tok, opts.dist->rank(), opts.dist->world_size());
   log_info(data.stats().summary());
   if (opts.resume) cfg.train.init_from.clear();  // weights come from the run's own checkpoint

@@ -9,6 +9,7 @@
 
 #include "checkpoint/adapters.h"
 #include "checkpoint/run_directory.h"
+#include "data/dataset_meta.h"
 #include "data/random.h"
 #include "model/eval_mode.h"
 #include "train/lr_schedule.h"
@@ -16,6 +17,7 @@
 #include "train/optimizer.h"
 #include "train/precision.h"
 #include "util/errors.h"
+#include "util/fault_injection.h"
 #include "util/files.h"
 #include "util/log.h"
 #include "util/progress.h"
@@ -184,6 +186,9 @@ Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
   }
 
   // ---- Output directory: refuse to clobber a run unless asked; only rank 0 changes it ----
+  if (fs::exists(tc_.out_dir) && !fs::is_directory(tc_.out_dir)) {
+    throw ConfigError("train.out_dir '" + tc_.out_dir + "' is a file, not a directory");
+  }
   // First repair what killed saves left, so that a checkpoint published just before a kill counts.
   if (main_) tidy_run_directory(tc_.out_dir);
   dist_.barrier();
@@ -200,7 +205,11 @@ Trainer::Trainer(const Config& cfg, TrainData& data, const TrainOptions& opts)
       if (n.rfind("step_", 0) == 0 || n == "latest" || n == "best" || n == "metrics.jsonl") fs::remove_all(e.path());
     }
   }
-  if (main_) fs::create_directories(tc_.out_dir);
+  if (main_) {
+    std::error_code ec;
+    fs::create_directories(tc_.out_dir, ec);
+    if (ec) throw ConfigError("train.out_dir '" + tc_.out_dir + "': cannot create it (" + ec.message() + ")");
+  }
 
   // ---- Model and optimiser ----
   torch::manual_seed(static_cast<uint64_t>(cfg_.run.seed));
@@ -245,6 +254,15 @@ void Trainer::resume() {
     const std::string mismatch = optimizer_state_mismatch(*optimizer_, *model_);
     if (!mismatch.empty()) throw CheckpointError(ck.optimizer_path + ": " + mismatch + " (written for another model?)");
     state_ = ck.state;
+    // A time-bounded run keeps the length in steps it fixed at its first checkpoint (see plan_time_bounded_run),
+    // and with it the schedule; a config that now bounds the run by steps or tokens takes over.
+    if (total_steps_ == 0 && state_.planned_steps > 0) {
+      total_steps_ = state_.planned_steps;
+      say(strprintf("time-bounded run: keeps the %lld steps it planned at its first checkpoint",
+                    (long long)total_steps_));
+    } else if (total_steps_ > 0) {
+      state_.planned_steps = 0;
+    }
     const size_t rank = static_cast<size_t>(dist_.rank());
     data_.set_state(state_.loader_states.at(rank));
     set_cpu_rng_state(world_size_ > 1 ? state_.rng_cpu_ranks.at(rank) : state_.rng_cpu);
@@ -464,7 +482,24 @@ bool Trainer::patience_exhausted() const {
   return opts_.early_stop_patience > 0 && state_.evals_since_best >= opts_.early_stop_patience;
 }
 
+void Trainer::plan_time_bounded_run() {
+  if (total_steps_ > 0 || tc_.max_minutes <= 0 || state_.step == 0) return;
+  // The steps the run would reach at its rate so far. Rank 0's estimate holds for every rank, so that
+  // all stop before the same step.
+  const double budget = tc_.max_minutes * 60, spent = std::max(elapsed(), 1e-9);
+  const double rate_estimate = std::min(1e12, std::round(static_cast<double>(state_.step) * budget / spent));
+  const int64_t estimate = std::max(state_.step, static_cast<int64_t>(rate_estimate));
+  total_steps_ = dist_.sum(main_ ? planned_steps_or(estimate) : int64_t{0});
+  state_.planned_steps = total_steps_;
+  schedule_ = std::make_unique<LrSchedule>(tc_, total_steps_);
+  if (main_) {
+    log_info(strprintf("\ntime-bounded run: plans %lld steps from its rate over the first %lld; the schedule follows "
+                       "steps from here, and --resume keeps it", (long long)total_steps_, (long long)state_.step));
+  }
+}
+
 void Trainer::save(bool is_best) {
+  plan_time_bounded_run();
   // Every rank's loader and RNG state, so that each one resumes exactly; rank 0 writes.
   state_.loader_states = dist_.all_gather(data_.state());
   std::vector<std::string> rng = dist_.all_gather(cpu_rng_state());
@@ -543,7 +578,8 @@ namespace {
 
 class ShardTrainData : public TrainData {
  public:
-  ShardTrainData(const Config& cfg, int rank, int world_size) {
+  ShardTrainData(const Config& cfg, int rank, int world_size, std::string tokenizer_model)
+      : tokenizer_(std::move(tokenizer_model)) {
     auto train = std::make_shared<const TokenDataset>(TokenDataset::open(cfg.train.data_dir, "train"));
     TokenDataset val = TokenDataset::open(cfg.train.data_dir, "val");
     vocab_size_ = train->vocab_size();
@@ -551,8 +587,6 @@ class ShardTrainData : public TrainData {
     sampler_ = std::make_unique<BatchSampler>(train, cfg.train.batch_size, cfg.model.block_size,
                                               static_cast<uint64_t>(cfg.run.seed), rank, world_size);
     eval_ = eval_batches(val, cfg.train.batch_size, cfg.model.block_size, cfg.train.eval_batches, rank, world_size);
-    tokenizer_path_ = cfg.train.data_dir + "/tokenizer.model";
-    tokenizer_ = read_file_or_explain(tokenizer_path_);
   }
   Batch next() override { return sampler_->next(); }
   std::string state() const override { return sampler_->state(); }
@@ -563,35 +597,39 @@ class ShardTrainData : public TrainData {
   std::string tokenizer_model() const override { return tokenizer_; }
 
  private:
-  static std::string read_file_or_explain(const std::string& path) {
-    if (!fs::exists(path)) throw DataError(path + ": missing (run `gptforge prepare` to write shards and tokenizer)");
-    return read_file(path);
-  }
   std::unique_ptr<BatchSampler> sampler_;
   std::vector<Batch> eval_;
   int64_t vocab_size_ = 0;
   double bytes_per_token_ = 0;
-  std::string tokenizer_path_, tokenizer_;
+  std::string tokenizer_;
 };
 
 }  // namespace
 
+std::unique_ptr<TrainData> shard_train_data(const Config& cfg, int rank, int world_size, std::string tokenizer_model) {
+  return std::make_unique<ShardTrainData>(cfg, rank, world_size, std::move(tokenizer_model));
+}
+
 TrainSummary pretrain(Config cfg, const TrainOptions& opts_in) {
-  if (!fs::exists(cfg.train.data_dir + "/meta.json")) {
-    throw DataError(cfg.train.data_dir + "/meta.json: no prepared shards (run `gptforge prepare`, or set train.data_dir)");
+  const std::string& dir = cfg.train.data_dir;
+  if (!fs::exists(dir + "/meta.json")) {
+    throw DataError(dir + "/meta.json: no prepared shards (run `gptforge prepare`, or set train.data_dir)");
   }
   TrainOptions opts = opts_in;
   if (!opts.dist) opts.dist = Distributed::from_environment(cfg.run);
   if (!opts.dist->is_main()) set_log_level(LogLevel::Quiet);  // rank 0 speaks for the run
-  ShardTrainData data(cfg, opts.dist->rank(), opts.dist->world_size());
+  // Every checkpoint carries this tokenizer: it must load and fit the shards and the model before the
+  // first step, not reach the checkpoints as garbage.
+  const Tokenizer tok = load_dataset_tokenizer(dir, read_dataset_meta(dir));
   if (cfg.model.vocab_size == 0) {
-    cfg.model.vocab_size = data.vocab_size();
-  } else if (cfg.model.vocab_size != data.vocab_size()) {
-    throw ConfigError(strprintf("model.vocab_size (%lld) does not match the tokenizer's vocabulary (%lld) in %s/meta.json",
-                                (long long)cfg.model.vocab_size, (long long)data.vocab_size(),
-                                cfg.train.data_dir.c_str()));
+    cfg.model.vocab_size = tok.vocab_size();
+  } else if (cfg.model.vocab_size != tok.vocab_size()) {
+    throw ConfigError(strprintf("model.vocab_size (%lld) does not match the tokenizer's vocabulary (%lld) of %s/meta.json "
+                                "and %s/tokenizer.model",
+                                (long long)cfg.model.vocab_size, (long long)tok.vocab_size(), dir.c_str(), dir.c_str()));
   }
-  return train_model(cfg, data, opts);
+  auto data = shard_train_data(cfg, opts.dist->rank(), opts.dist->world_size(), tok.serialized());
+  return train_model(cfg, *data, opts);
 }
 
 }  // namespace gptforge

@@ -141,6 +141,10 @@ class Trainer {
   bool interrupted() const { return interrupted_; }
 
  private:
+  // A run bounded only by train.max_minutes fixes its length in steps at its first checkpoint, from
+  // its rate so far: from then on its schedule and stop follow steps (and still the clock), and the
+  // checkpoints store the plan, so that --resume continues the same schedule.
+  void plan_time_bounded_run();
   void log_step(double lr, double grad_norm);
   void record(const nlohmann::json& j);
   double elapsed() const;
@@ -181,8 +185,15 @@ class Trainer {
 TrainSummary train_model(const Config& cfg, TrainData& data, const TrainOptions& opts);
 
 // `gptforge train`: random windows of the shards in train.data_dir. Joins a distributed run when the
-// environment describes one (Distributed::from_environment).
+// environment describes one (Distributed::from_environment). Before anything is written, the data
+// directory's tokenizer is loaded and checked against its meta.json (DataError naming the file) and
+// against model.vocab_size (ConfigError).
 TrainSummary pretrain(Config cfg, const TrainOptions& opts);
+
+// What pretrain trains on: random windows of train.data_dir's "train" shards for this rank, fixed
+// windows of its "val" shards for evaluation. `tokenizer_model` is only stored in checkpoints: pretrain
+// passes the checked tokenizer's bytes (bench_train, on random ids, a placeholder).
+std::unique_ptr<TrainData> shard_train_data(const Config& cfg, int rank, int world_size, std::string tokenizer_model);
 
 // Mean loss over the targets that carry one, and bits per byte when bytes_per_token > 0. With
 // `dist`, the sums of every rank's batches: all ranks get the same result.

@@ -24,4 +24,12 @@ std::string write_destination(const std::string& path) {
   return path;
 }
 
+int64_t planned_steps_or(int64_t estimate) {
+  const char* fixed = std::getenv("GPTFORGE_PLANNED_STEPS");
+  if (!fixed || !*fixed) return estimate;
+  char* end = nullptr;
+  const long long n = std::strtoll(fixed, &end, 10);
+  return *end == '\0' && n > 0 ? static_cast<int64_t>(n) : estimate;
+}
+
 }  // namespace gptforge

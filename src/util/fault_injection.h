@@ -6,6 +6,9 @@
 //                                        (of the save of <step>, when given)
 //   GPTFORGE_FAIL_WRITE=<file name>      writes of a checkpoint file of that name go to /dev/full,
 //                                        so they fail as on a full disk (ENOSPC)
+//   GPTFORGE_PLANNED_STEPS=<n>           a run bounded by train.max_minutes plans n steps at its
+//                                        first checkpoint instead of estimating them from its rate
+//                                        (tests of its resume, without timing)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -16,5 +19,7 @@ namespace gptforge {
 void crash_point(const std::string& point, int64_t step = -1);
 // Where to write `path`: /dev/full when GPTFORGE_FAIL_WRITE names its file name, else `path`.
 std::string write_destination(const std::string& path);
+// GPTFORGE_PLANNED_STEPS when set (a positive integer), else `estimate`.
+int64_t planned_steps_or(int64_t estimate);
 
 }  // namespace gptforge

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -53,14 +55,17 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   }
   fsync_path(tmp);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
     std::remove(tmp.c_str());
-    throw DataError(path + ": cannot rename temporary file into place");
+    throw DataError(path + ": cannot rename temporary file into place (" + std::strerror(err) + ")");
   }
   if (target.has_parent_path()) fsync_path(target.parent_path().string());
 }
 
 std::string read_file(const std::string& path) {
   refuse_special_file(path);
+  // A directory opens like a file on Linux and reads as nothing: it would pass as an empty file.
+  if (fs::is_directory(path)) throw DataError(path + ": is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open (" + (fs::exists(path) ? "permission denied" : "no such file") + ")");
   std::ostringstream ss;

@@ -108,9 +108,13 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& f
       int64_t numel = 1;
       for (int64_t d : shape) {
         if (d < 0) throw bad("tensor '" + it.key() + "' has a negative dimension");
-        numel *= d;
+        // An element count that wraps around could match the data offsets and reach the allocator.
+        if (__builtin_mul_overflow(numel, d, &numel)) throw bad("tensor '" + it.key() + "' has a shape too large");
       }
-      uint64_t expect = numel * c10::elementSize(dtype);
+      uint64_t expect = 0;
+      if (__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(c10::elementSize(dtype)), &expect)) {
+        throw bad("tensor '" + it.key() + "' has a shape too large");
+      }
       if (offs[1] - offs[0] != expect) {
         throw bad("tensor '" + it.key() + "' holds " + std::to_string(offs[1] - offs[0]) + " bytes, its shape needs " +
                   std::to_string(expect));

@@ -36,6 +36,16 @@ if grep -q o stop.txt; then fail "stop string 'o' appears in the output: $(cat s
 # Several samples, beam search.
 "${S[@]}" --prompt "the" sample.num_samples=3 sample.max_new_tokens=8 >multi.txt 2>/dev/null
 [[ $(grep -c "^--- sample" multi.txt) == 3 ]] || fail "num_samples=3 did not give 3 samples: $(cat multi.txt)"
+# More samples than one batch holds (32): batch after batch, the first batch seeded as a single call, so
+# the first 32 of 70 samples are exactly the 32 of num_samples=32 (one batch of 70 rows would draw
+# them from another stream).
+"${S[@]}" --prompt "the" sample.num_samples=70 sample.temperature=1.0 run.seed=3 sample.max_new_tokens=8 \
+  >many.txt 2>/dev/null
+"${S[@]}" --prompt "the" sample.num_samples=32 sample.temperature=1.0 run.seed=3 sample.max_new_tokens=8 \
+  >batch.txt 2>/dev/null
+[[ $(grep -c "^--- sample" many.txt) == 70 ]] || fail "num_samples=70 did not give 70 samples"
+sed '/^--- sample 33 ---$/,$d' many.txt >many_first.txt
+cmp -s many_first.txt batch.txt || fail "the first 32 of 70 samples are not those of num_samples=32: $(diff many_first.txt batch.txt | head -4)"
 "${S[@]}" --prompt "the" sample.beam_width=3 sample.num_samples=2 sample.max_new_tokens=8 >beam.txt 2>/dev/null
 [[ $(grep -c "^--- beam" beam.txt) == 2 ]] || fail "beam search did not give 2 beams: $(cat beam.txt)"
 

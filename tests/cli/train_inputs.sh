@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Bad inputs to `prepare` and `train` are refused before any work, with one line naming the file
 # or key: special files (a FIFO, a device) as corpus inputs, a directory given as the config or its base, duplicate keys
-# and a second YAML document. And a run stopped by SIGTERM reports the step it reached, not the total.
+# and a second YAML document, a file as train.out_dir, shards holding ids outside meta.json's vocabulary.
+# And a run stopped by SIGTERM reports the step it reached, not the total; then errors of the commands
+# that read or write files next to a checkpoint: a directory as --prompt-file or as a report file,
+# an output path under a file.
 set -euo pipefail
 bin=$1
 source "$(dirname "$0")/lib.bash"
@@ -34,6 +37,24 @@ printf 'model:\n  n_layer: 2\n---\nmodel:\n  n_layer: 3\n' > two.yaml
 expect_one_line 2 "two.yaml:3: a second YAML document" -- "$bin" train --config two.yaml
 expect_one_line 2 "model.n_layer: expected an integer, got an empty value" -- "$bin" train "${train[@]}" model.n_layer=
 
+# train.out_dir that cannot be a directory: the key named, exit 2, nothing created.
+printf 'x' > afile
+expect_one_line 2 "train.out_dir 'afile' is a file, not a directory" -- "$bin" train "${train[@]}" train.data_dir=shards train.out_dir=afile
+expect_one_line 2 "train.out_dir 'afile/run': cannot create it (Not a directory)" -- \
+  "$bin" train "${train[@]}" train.data_dir=shards train.out_dir=afile/run
+
+# Shards with ids beyond meta.json's vocabulary (meta.json and tokenizer.model both of a smaller,
+# consistent tokenizer): the shard and position named when the data is opened, not "index out of range" at a step.
+"$bin" tokenizer train "${common[@]}" tokenizer.vocab_size=290 tokenizer.model_prefix=tok290 >/dev/null 2>&1 ||
+  fail "tokenizer train 290"
+cp -r shards small_vocab
+cp tok290.model small_vocab/tokenizer.model
+sed -i -E 's/"vocab_size": 300/"vocab_size": 290/' small_vocab/meta.json
+expect_one_line 1 "outside the vocabulary of small_vocab/meta.json (vocab_size 290)" -- \
+  "$bin" train "${train[@]}" train.data_dir=small_vocab train.out_dir=sv
+grep -qE "small_vocab/(train|val)_000000.bin: token [0-9]+ is id (29[0-9])," err.txt || fail "$(cat err.txt)"
+[[ ! -e sv ]] || fail "train.out_dir was created for unusable shards"
+
 # SIGTERM: the last progress line shows the step the run stopped at.
 "$bin" train "${train[@]}" train.data_dir=shards train.out_dir=term train.max_steps=100000 train.checkpoint_interval=5 \
   run.progress=plain run.log_level=info >term.out 2>term.err &
@@ -45,4 +66,12 @@ steps=$(sed -nE 's/^interrupted after ([0-9]+) steps.*/\1/p' term.out)
 [[ -n $steps ]] || fail "no summary: $(cat term.out)"
 last=$(grep -E '^train [0-9]+/100000' term.err | tail -1)
 [[ $last == "train $steps/100000 "* ]] || fail "the last progress line claims '$last' after $steps steps"
+
+# Files around a checkpoint: a directory where a file is read or written, an output under a file.
+mkdir pdir
+expect_one_line 1 "pdir: is a directory, not a file" -- "$bin" sample --checkpoint term --prompt-file pdir run.threads=1 run.log_level=quiet
+expect_one_line 1 "pdir: cannot rename temporary file into place (Is a directory)" -- \
+  "$bin" probe --checkpoint term --prompt "the cat" --json pdir run.threads=1 run.log_level=quiet
+expect_one_line 1 "afile: cannot create directories: Not a directory" -- \
+  "$bin" export --checkpoint term --format gguf --out afile/x.gguf run.log_level=quiet
 echo "train_inputs: all checks passed"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "generate/decoder.h"
 #include "generate_test_helpers.h"
@@ -106,6 +107,56 @@ TEST(Sampler, CachedAndUncachedSamplingGiveTheSameTokensUnderTheSameSeed) {
     EXPECT_EQ(cached[i].ids, uncached[i].ids) << "sample " << i;
     EXPECT_EQ(cached[i].finish_reason, uncached[i].finish_reason);
   }
+}
+
+TEST(Sampler, ManySamplesAreTheConcatenationOfBoundedBatchesSeededAsDocumented) {
+  // num_samples beyond kMaxSampleRows: batches of at most kMaxSampleRows rows, batch b seeded with
+  // sample_batch_seed(seed, b). Each batch is then exactly a call for its own count with that seed,
+  // which a single batch of every row (other draws per step) would not give.
+  GPT model = random_gpt(64, "rope");
+  std::vector<int32_t> prompt = {7, 8, 9};
+  GenerationOptions o = options(1.0, 6, 77);
+  o.num_samples = 2 * kMaxSampleRows + 5;
+  o.repetition_penalty = 1.2;
+  o.stop_ids = {5};  // rows end at different steps
+  std::vector<int> streamed;
+  GenerationCallbacks callbacks;
+  callbacks.on_token = [&](int sample, int32_t) { streamed.push_back(sample); };
+  auto all = generate_detailed(model, prompt, o, nullptr, callbacks);
+  ASSERT_EQ(static_cast<int64_t>(all.size()), o.num_samples);
+  EXPECT_EQ(sample_batch_seed(77, 0), 77u);  // up to kMaxSampleRows samples: the seed itself
+  std::set<uint64_t> seeds;
+  int64_t compared = 0;
+  for (int64_t b = 0; b * kMaxSampleRows < o.num_samples; ++b) {
+    GenerationOptions one = o;
+    one.num_samples = std::min(kMaxSampleRows, o.num_samples - b * kMaxSampleRows);
+    one.seed = sample_batch_seed(77, b);
+    seeds.insert(one.seed);
+    auto part = run(model, prompt, one);
+    for (int64_t i = 0; i < one.num_samples; ++i) {
+      const Generation& g = all[static_cast<size_t>(b * kMaxSampleRows + i)];
+      EXPECT_EQ(g.ids, part[static_cast<size_t>(i)].ids) << "batch " << b << " sample " << i;
+      EXPECT_EQ(g.finish_reason, part[static_cast<size_t>(i)].finish_reason);
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, o.num_samples);
+  EXPECT_EQ(seeds.size(), 3u);  // every batch its own stream
+  // The callbacks number samples across batches: 0..num_samples-1, batch after batch.
+  ASSERT_FALSE(streamed.empty());
+  EXPECT_EQ(*std::max_element(streamed.begin(), streamed.end()), o.num_samples - 1);
+  EXPECT_TRUE(std::is_sorted(streamed.begin(), streamed.end(),
+                             [](int a, int b) { return a / kMaxSampleRows < b / kMaxSampleRows; }));
+  // generate_each hands out the same samples one at a time, in order.
+  std::vector<int> order;
+  int64_t same = 0;
+  generate_each(model, prompt, o, nullptr, [&](int i, Generation&& g) {
+    order.push_back(i);
+    same += g.ids == all[static_cast<size_t>(i)].ids;
+  });
+  EXPECT_EQ(static_cast<int64_t>(order.size()), o.num_samples);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+  EXPECT_EQ(same, o.num_samples);
 }
 
 TEST(Sampler, SameSeedGivesSameSamplesAndAnotherSeedOthers) {

@@ -22,10 +22,12 @@
 #include "data/task_suite.h"
 #include "test_helpers.h"
 #include "data/tokenizer_corpus.h"
+#include "tokenizer/tiny_corpus.h"
 #include "train/launch.h"
 #include "train/sft.h"
 #include "train/trainer.h"
 #include "util/errors.h"
+#include "util/files.h"
 #include "util/log.h"
 
 using namespace gptforge;
@@ -258,11 +260,20 @@ namespace {
 // Token i of the synthetic corpus: a pattern a tiny model can learn.
 int32_t corpus_token(int64_t i) { return static_cast<int32_t>((i * 5 + (i / 7) * 3) % 29 + 3); }
 
-void write_corpus(const std::string& dir, int64_t train_tokens, int64_t val_tokens) {
+// The ids are small (3..31), but `gptforge train` checks the directory's tokenizer against meta.json
+// and the model: the shards come with a real 300-piece tokenizer.
+constexpr int64_t kCorpusVocab = 300;
+
+void write_corpus(const TempDir& tmp, const std::string& dir, int64_t train_tokens, int64_t val_tokens) {
   std::filesystem::create_directories(dir);
+  Tokenizer tok = gptforge::testing::tokenizer_from_lines(
+      tmp, [](int i) { return "line " + std::to_string(i) + " of the corpus the shards stand for"; });
+  ASSERT_EQ(tok.vocab_size(), kCorpusVocab);
+  write_file_atomic(dir + "/tokenizer.model", tok.serialized());
   DatasetMeta meta;
-  meta.vocab_size = 32;
+  meta.vocab_size = kCorpusVocab;
   meta.dtype_bytes = 2;
+  meta.eos_id = tok.eos_id();
   for (auto [name, n] : {std::pair<std::string, int64_t>{"train", train_tokens}, {"val", val_tokens}}) {
     ShardWriter w(dir, name, 2, 1 << 20);
     std::vector<int32_t> ids;
@@ -275,7 +286,6 @@ void write_corpus(const std::string& dir, int64_t train_tokens, int64_t val_toke
     s.documents = 1;
   }
   write_dataset_meta(dir, meta);
-  std::ofstream(dir + "/tokenizer.model") << "test corpus: no real tokenizer";
 }
 
 // What two ranks of `gptforge train` read, in one process: every step takes `accum` micro-batches
@@ -295,7 +305,7 @@ class BothRanksData : public TrainData {
   void set_state(const std::string&) override {}
   const std::vector<Batch>& eval_set() const override { return eval_; }
   double bytes_per_token() const override { return 3.0; }
-  int64_t vocab_size() const override { return 32; }
+  int64_t vocab_size() const override { return kCorpusVocab; }
   std::string tokenizer_model() const override { return "none"; }
 
  private:
@@ -319,7 +329,7 @@ std::map<int64_t, double> logged_losses(const std::string& path) {
 
 TEST(Distributed, TwoProcessesTrainExactlyAsOneWithTwiceTheAccumulation) {
   TempDir dir;
-  write_corpus(dir.file("data"), 20000, 2000);
+  write_corpus(dir, dir.file("data"), 20000, 2000);
   // Two micro-batches per rank and step. AdamW with eps = 1 updates ~ lr * gradient, so that the
   // weights show the gradients themselves agree (see Trainer.GradientAccumulationEqualsOneLargerBatch).
   std::vector<std::string> overrides = {
@@ -339,7 +349,7 @@ TEST(Distributed, TwoProcessesTrainExactlyAsOneWithTwiceTheAccumulation) {
   EXPECT_EQ(log.find("done after 6 steps"), log.rfind("done after 6 steps")) << "reported by more than one rank";
 
   Config cfg = load_config("", overrides);
-  cfg.model.vocab_size = 32;
+  cfg.model.vocab_size = kCorpusVocab;
   cfg.train.out_dir = dir.file("one");
   BothRanksData both(dir.file("data"), cfg, 2);
   set_log_level(LogLevel::Quiet);

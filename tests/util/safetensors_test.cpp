@@ -66,4 +66,10 @@ TEST(Safetensors, RejectsTruncatedAndMalformedFilesNamingThem) {
   std::string broken = good;
   broken[8] = '!';  // the header's opening brace
   expect_error(broken, "not JSON");
+  // A shape whose element count overflows 64 bits (2^32 x 2^32 wraps to 0 elements, which would
+  // match empty data offsets) is refused by name, never handed to the allocator.
+  std::string header = R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})";
+  std::string overflow(8, '\0');
+  for (int i = 0; i < 8; ++i) overflow[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  expect_error(overflow + header, "tensor 'w' has a shape too large");
 }
