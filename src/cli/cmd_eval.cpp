@@ -1,5 +1,7 @@
 // `gptforge eval --checkpoint C [--checkpoint C2 ...] --tasks FILE`: exact-match accuracy per task,
-// one column per checkpoint (say the base model and its fine-tune, for before versus after).
+// one column per checkpoint (say the base model and its fine-tune, for before versus after). With
+// --self-consistency N, one table per checkpoint: greedy, single-sample and voted accuracy per task
+// (generate/task_eval.h), the samples drawn with the sample.* temperature, top_k, top_p and min_p.
 // `gptforge eval --checkpoint C [...] --text FILE...`: loss, perplexity and bits per byte of each
 // checkpoint on text or JSONL (generate/text_eval.h), one row per checkpoint.
 #include <nlohmann/json.hpp>
@@ -77,6 +79,78 @@ void eval_text(const Config& cfg, const std::vector<std::string>& checkpoints, c
   }
 }
 
+// One column per checkpoint: greedy accuracy (correct/total).
+void print_greedy(const std::vector<TaskEvalResult>& results, const std::vector<std::string>& checkpoints) {
+  std::printf("%-10s", "task");
+  for (size_t i = 0; i < results.size(); ++i) std::printf("  %22s", checkpoints[i].c_str());
+  std::printf("\n");
+  for (const auto& [task, score] : results.front().per_task) {
+    std::printf("%-10s", task.c_str());
+    for (const auto& r : results) {
+      const TaskScore& s = r.per_task.at(task);
+      std::printf("  %13.1f%% (%3lld/%3lld)", 100 * s.accuracy(), (long long)s.correct, (long long)s.total);
+    }
+    std::printf("\n");
+  }
+  std::printf("%-10s", "overall");
+  for (const auto& r : results) {
+    std::printf("  %13.1f%% (%3lld/%3lld)", 100 * r.overall.accuracy(), (long long)r.overall.correct,
+                (long long)r.overall.total);
+  }
+  std::printf("\n");
+}
+
+// One table per checkpoint: greedy, the first sample alone and the vote of all, side by side.
+void print_self_consistency(const std::vector<TaskEvalResult>& results, const std::vector<std::string>& checkpoints,
+                            const Config& cfg) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    const TaskEvalResult& r = results[i];
+    std::printf("%s%s: self-consistency, %lld samples (temperature %g, top_k %lld, top_p %g, min_p %g)\n",
+                i ? "\n" : "", checkpoints[i].c_str(), (long long)r.samples, cfg.sample.temperature,
+                (long long)cfg.sample.top_k, cfg.sample.top_p, cfg.sample.min_p);
+    const std::string vote = "vote of " + std::to_string(r.samples);
+    std::printf("%-10s  %17s  %17s  %17s\n", "task", "greedy", "1 sample", vote.c_str());
+    auto row = [](const std::string& name, const TaskScore& s) {
+      std::printf("%-10s", name.c_str());
+      for (int64_t c : {s.correct, s.single_correct, s.voted_correct}) {
+        std::printf("  %6.1f%% (%3lld/%3lld)", s.total ? 100.0 * c / s.total : 0.0, (long long)c, (long long)s.total);
+      }
+      std::printf("\n");
+    };
+    for (const auto& [task, score] : r.per_task) row(task, score);
+    row("overall", r.overall);
+  }
+}
+
+nlohmann::json score_json(const TaskScore& s, bool self_consistency) {
+  nlohmann::json j = {{"total", s.total}, {"greedy", {{"correct", s.correct}, {"accuracy", s.accuracy()}}}};
+  if (self_consistency) {
+    j["single"] = {{"correct", s.single_correct}, {"accuracy", s.single_accuracy()}};
+    j["voted"] = {{"correct", s.voted_correct}, {"accuracy", s.voted_accuracy()}};
+  }
+  return j;
+}
+
+nlohmann::json tasks_json(const std::vector<TaskEvalResult>& results, const std::vector<std::string>& checkpoints,
+                          const std::string& tasks_file, const Config& cfg) {
+  const int64_t samples = results.front().samples;
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const TaskEvalResult& r = results[i];
+    nlohmann::json per_task = nlohmann::json::object();
+    for (const auto& [task, s] : r.per_task) per_task[task] = score_json(s, samples > 0);
+    rows.push_back({{"checkpoint", checkpoints[i]}, {"dir", r.checkpoint}, {"per_task", per_task},
+                    {"overall", score_json(r.overall, samples > 0)}});
+  }
+  nlohmann::json out = {{"tasks", tasks_file}, {"max_new_tokens", cfg.sample.max_new_tokens},
+                        {"self_consistency", samples}, {"results", rows}};
+  if (samples > 0) {
+    out["sampler"] = {{"temperature", cfg.sample.temperature}, {"top_k", cfg.sample.top_k}, {"top_p", cfg.sample.top_p},
+                      {"min_p", cfg.sample.min_p}, {"seed", cfg.run.seed}};
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_eval(CLI::App& app) {
@@ -88,6 +162,7 @@ void register_eval(CLI::App& app) {
     std::string json;
     int64_t limit = 0;
     std::string predictions;
+    int64_t self_consistency = 0;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -99,7 +174,11 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--text", args->text,
                   "Text or JSONL files to score (read as prepare reads data.inputs; windows of the context, "
                   "eval.stride apart)");
-  cmd->add_option("--json", args->json, "--text: also write the figures as JSON here");
+  cmd->add_option("--json", args->json, "Also write the figures as JSON here");
+  cmd->add_option("--self-consistency", args->self_consistency,
+                  "--tasks: also sample N answers per example (sample.temperature, top_k, top_p, min_p; run.seed) "
+                  "and report single-sample and majority-vote accuracy beside greedy")
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}));
   cmd->add_option("--limit", args->limit, "Evaluate only the first N examples (0 = all)");
   cmd->add_option("--predictions", args->predictions,
                   "Write every example's prompt, expected and generated answer as JSONL here (the first "
@@ -109,11 +188,19 @@ void register_eval(CLI::App& app) {
     Config cfg = load_command_config(args->common);
     if (args->tasks.empty() == args->text.empty()) throw UsageError("eval needs exactly one of --tasks FILE or --text FILE...");
     if (!args->text.empty()) {
-      if (!args->predictions.empty() || args->limit != 0) throw UsageError("--predictions and --limit go with --tasks");
+      if (!args->predictions.empty() || args->limit != 0 || args->self_consistency != 0) {
+        throw UsageError("--predictions, --limit and --self-consistency go with --tasks");
+      }
       eval_text(cfg, args->checkpoints, args->text, args->json);
       return;
     }
-    if (!args->json.empty()) throw UsageError("--json goes with --text");
+    if (args->self_consistency > 0 && cfg.sample.beam_width > 1) {
+      throw UsageError("--self-consistency samples its answers: sample.beam_width must be 1");
+    }
+    TaskEvalOptions opts;
+    opts.max_new_tokens = cfg.sample.max_new_tokens;
+    opts.samples = args->self_consistency;
+    opts.sampling = GenerationOptions::from_config(cfg.sample, cfg.run.seed);
     auto examples = read_instruct_file(args->tasks, "auto", false);
     if (args->limit > 0 && static_cast<int64_t>(examples.size()) > args->limit) examples.resize(args->limit);
     torch::Device device = resolve_device(cfg.run.device);
@@ -121,37 +208,29 @@ void register_eval(CLI::App& app) {
     for (const auto& path : args->checkpoints) {
       LoadedModel m = load_model(path, device);
       log_info("evaluating " + describe(m) + " on " + std::to_string(examples.size()) + " examples");
-      results.push_back(evaluate_tasks(m, examples, cfg.sample.max_new_tokens));
+      results.push_back(evaluate_tasks(m, examples, opts));
       for (const auto& f : results.back().failures) log_info("  miss: " + f);
       if (!args->predictions.empty()) {
         const size_t i = results.size() - 1;
         std::string out;
         for (const auto& p : results.back().predictions) {
-          out += nlohmann::json({{"task", p.task}, {"prompt", p.prompt}, {"want", p.want}, {"got", p.got},
-                                 {"correct", p.correct}})
-                     .dump() +
-                 "\n";
+          nlohmann::json j = {{"task", p.task}, {"prompt", p.prompt}, {"want", p.want}, {"got", p.got},
+                              {"correct", p.correct}};
+          if (opts.samples > 0) {
+            j.update({{"samples", p.samples}, {"single_correct", p.single_correct}, {"voted", p.voted},
+                      {"votes", p.votes}, {"voted_correct", p.voted_correct}});
+          }
+          out += j.dump() + "\n";
         }
         write_file_atomic(i == 0 ? args->predictions : args->predictions + "." + std::to_string(i), out);
       }
     }
-    std::printf("%-10s", "task");
-    for (size_t i = 0; i < results.size(); ++i) std::printf("  %22s", args->checkpoints[i].c_str());
-    std::printf("\n");
-    for (const auto& [task, score] : results.front().per_task) {
-      std::printf("%-10s", task.c_str());
-      for (const auto& r : results) {
-        const TaskScore& s = r.per_task.at(task);
-        std::printf("  %13.1f%% (%3lld/%3lld)", 100 * s.accuracy(), (long long)s.correct, (long long)s.total);
-      }
-      std::printf("\n");
+    if (args->self_consistency > 0) {
+      print_self_consistency(results, args->checkpoints, cfg);
+    } else {
+      print_greedy(results, args->checkpoints);
     }
-    std::printf("%-10s", "overall");
-    for (const auto& r : results) {
-      std::printf("  %13.1f%% (%3lld/%3lld)", 100 * r.overall.accuracy(), (long long)r.overall.correct,
-                  (long long)r.overall.total);
-    }
-    std::printf("\n");
+    if (!args->json.empty()) write_file_atomic(args->json, tasks_json(results, args->checkpoints, args->tasks, cfg).dump(2) + "\n");
   });
 }
 

@@ -38,6 +38,10 @@ InstructExample parse_record(const nlohmann::json& j, const std::string& format)
   if (!j.is_object()) throw DataError("record is not a JSON object");
   InstructExample ex;
   ex.task = string_field(j, "task", false);
+  if (j.contains("ignore_case") && !j["ignore_case"].is_null()) {
+    if (!j["ignore_case"].is_boolean()) throw DataError("\"ignore_case\" must be true or false");
+    ex.ignore_case = j["ignore_case"].get<bool>();
+  }
   bool is_chat = format == "chat" || (format == "auto" && j.contains("messages"));
   if (is_chat) {
     if (!j.contains("messages") || !j["messages"].is_array()) throw DataError("missing \"messages\" list");

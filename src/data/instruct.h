@@ -5,7 +5,8 @@
 //   Chat JSONL:  {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
 //       multi-turn included; at least one assistant turn.
 //
-// Either form may carry a "task" string (the task suite's category, used by `gptforge eval`).
+// Either form may carry a "task" string (the task suite's category, used by `gptforge eval`) and
+// "ignore_case": true when eval is to compare the answer without regard to the case of its letters.
 // Malformed records fail with the file and line, or are skipped and counted with skip_invalid.
 #pragma once
 #include <cstdint>
@@ -20,6 +21,7 @@ struct InstructExample {
   std::vector<ChatMessage> messages;
   std::string task;   // "" when the record names none
   std::string where;  // "file:line", for messages
+  bool ignore_case = false;  // eval compares answers with ASCII letters lower-cased
 };
 
 struct InstructReadStats {

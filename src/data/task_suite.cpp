@@ -206,6 +206,7 @@ void write_instruct_jsonl(const std::string& path, const std::vector<InstructExa
   for (const auto& ex : examples) {
     nlohmann::json j = {{"task", ex.task}, {"messages", nlohmann::json::array()}};
     for (const auto& m : ex.messages) j["messages"].push_back({{"role", m.role}, {"content", m.content}});
+    if (ex.ignore_case) j["ignore_case"] = true;
     out += j.dump() + "\n";
   }
   write_file_atomic(path, out);

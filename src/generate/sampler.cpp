@@ -61,7 +61,19 @@ struct Row {
   std::vector<int32_t> ids;            // generated so far (no end token)
   std::vector<int32_t> history;        // prompt + ids, kept only for the no-repeat n-gram
   std::unique_ptr<TextTracker> text;   // with a tokenizer
+  double logprob = 0;                  // with opts.logprobs: of every sampled id
 };
+
+// seed_per_row: each row's id drawn from its own generator, as a one-row call would draw it.
+torch::Tensor next_tokens_per_row(const torch::Tensor& scores, const std::vector<Row>& rows,
+                                  const GenerationOptions& opts, std::vector<at::Generator>& gens) {
+  std::vector<torch::Tensor> picks;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    picks.push_back(next_tokens(scores.narrow(0, static_cast<int64_t>(i), 1), opts,
+                                gens[static_cast<size_t>(rows[i].sample)]));
+  }
+  return torch::cat(picks);
+}
 
 }  // namespace
 
@@ -133,6 +145,10 @@ void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, cons
   const torch::Device device = model->wte->weight.device();
   const int64_t vocab = model->config().vocab_size;
   at::Generator gen = at::detail::createCPUGenerator(opts.seed);
+  std::vector<at::Generator> row_gens;  // seed_per_row: row i's, seeded seed + i
+  if (opts.seed_per_row && !opts.greedy()) {
+    for (int64_t i = 0; i < n; ++i) row_gens.push_back(at::detail::createCPUGenerator(opts.seed + static_cast<uint64_t>(i)));
+  }
 
   // ---- Prefill: the prompt once, then copied to n rows ----
   auto t0 = std::chrono::steady_clock::now();
@@ -165,6 +181,7 @@ void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, cons
       g.text = r.text->text();
     }
     g.ids = std::move(r.ids);
+    g.logprob = r.logprob;
   };
 
   // ---- Decode: process, pick, feed back, until every row has ended ----
@@ -174,9 +191,16 @@ void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, cons
       for (const auto& r : rows) histories.push_back(r.history);
     }
     torch::Tensor scores = apply_penalties(logits, opts, present, histories, tok);
-    torch::Tensor next = next_tokens(scores, opts, gen);  // (B) on the device
+    torch::Tensor next = row_gens.empty() ? next_tokens(scores, opts, gen)  // (B) on the device
+                                          : next_tokens_per_row(scores, rows, opts, row_gens);
     torch::Tensor next_cpu = next.to(torch::kCPU);
     const int64_t* picked = next_cpu.data_ptr<int64_t>();
+    torch::Tensor picked_logprobs;  // (B) double on the host
+    if (opts.logprobs) {
+      picked_logprobs =
+          torch::log_softmax(scores.to(torch::kDouble), -1).gather(1, next.unsqueeze(1)).squeeze(1).cpu().contiguous();
+    }
+    const double* logprob_of = opts.logprobs ? picked_logprobs.data_ptr<double>() : nullptr;
     st.generated_tokens += static_cast<int64_t>(rows.size());
 
     const bool last_step = step + 1 >= opts.max_new_tokens;
@@ -186,6 +210,7 @@ void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, cons
       Row& r = rows[i];
       const int32_t id = static_cast<int32_t>(picked[i]);
       if (callbacks.on_token) callbacks.on_token(first_sample + r.sample, id);
+      if (logprob_of) r.logprob += logprob_of[i];
       if (contains(ends, id)) {
         finish(r, opts.stop_at_eos && id == eos ? "eos" : "stop_id", id);
         continue;

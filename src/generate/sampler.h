@@ -18,7 +18,8 @@
 //                 then greedy argmax (temperature 0: the penalties apply, the filters are skipped
 //                 since they never change the argmax) or one inverse-CDF draw per row from a
 //                 private CPU generator seeded with `seed` (the global torch generator is never
-//                 touched; B uniforms per step go to the device). Only the B sampled ids come back
+//                 touched; B uniforms per step go to the device; with seed_per_row one private
+//                 generator per row instead). Only the B sampled ids come back
 //                 to the host; processors that are off cost nothing (no sort without top-p).
 //   3. feed back  the sampled ids are one new position per row of the KV cache (decoder.h).
 //   4. stop       a row ends at EOS (stop_at_eos), at one of stop_ids (chat: <|end|>), when its text
@@ -84,6 +85,12 @@ struct GenerationOptions {
   bool stop_at_eos = true;         // end a sample at the tokenizer's EOS (kEosId without tokenizer)
   std::vector<int32_t> stop_ids;   // more ids that end a sample; chat adds <|end|>
   bool use_cache = true;           // false: full forward over the window each step (tests, benchmark)
+  // Row i draws from its own generator seeded with seed + i (the server's rule, serve/engine.h), so
+  // that the n rows of one call give the samples of n one-row calls seeded seed, seed + 1, ... (to
+  // float rounding: see Sampler.SeedPerRowBatchEqualsSeparateCalls). false: one generator for the
+  // batch, B uniforms per step, so a sample depends on how many rows are alive beside it.
+  bool seed_per_row = false;
+  bool logprobs = false;           // fill Generation::logprob for sampled rows too (self-consistency)
 
   static GenerationOptions from_config(const SampleConfig& sample, uint64_t seed);
   // Throws ConfigError naming the sample.* key for a value out of range or a bad combination
@@ -115,7 +122,10 @@ struct Generation {
   std::string text;           // their text, cut exactly before the stop string ("" without tokenizer)
   std::string finish_reason;  // "length", "eos", "stop_id" or "stop_string"
   int32_t stop_id = -1;       // the id that ended it (finish_reason eos / stop_id)
-  double logprob = 0;         // beam search: sum of log-probabilities of the tokens (end token included)
+  double logprob = 0;         // sum of the log-probabilities of the tokens (end token included) under
+                              // the penalised logits, before temperature and the filters (the model's
+                              // own when no penalty is on): beam search always, sampling with
+                              // opts.logprobs (every sampled token: also those a stop string cut)
   double score = 0;           // beam search: logprob / length^length_penalty
 };
 

@@ -1,40 +1,66 @@
 #include "generate/task_eval.h"
 
-#include "generate/sampler.h"
+#include "data/random.h"
+#include "generate/self_consistency.h"
 #include "tokenizer/chat_template.h"
 #include "util/errors.h"
 
 namespace gptforge {
 
-namespace {
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-}  // namespace
+uint64_t example_seed(uint64_t seed, size_t index) { return SplitMix64(seed + index).next(); }
 
-TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>& examples, int64_t max_new_tokens) {
+TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>& examples, const TaskEvalOptions& opts) {
   require_chat_tokens(m.tokenizer, m.dir + "/tokenizer.model");
-  GenerationOptions opts;
-  opts.temperature = 0;  // greedy: deterministic, no draws
-  opts.max_new_tokens = max_new_tokens;
-  opts.stop_ids = {m.tokenizer.special_id(Special::End)};
+  if (opts.samples < 0) throw UsageError("self-consistency needs >= 1 sample per example, got " + std::to_string(opts.samples));
+  const int32_t end = m.tokenizer.special_id(Special::End);
+  GenerationOptions greedy;
+  greedy.temperature = 0;  // deterministic, no draws
+  greedy.max_new_tokens = opts.max_new_tokens;
+  greedy.stop_ids = {end};
+  GenerationOptions sampled = greedy;
+  sampled.temperature = opts.sampling.temperature;
+  sampled.top_k = opts.sampling.top_k;
+  sampled.top_p = opts.sampling.top_p;
+  sampled.min_p = opts.sampling.min_p;
+  sampled.num_samples = opts.samples;
+  sampled.seed_per_row = true;
+  sampled.logprobs = true;  // ties of the vote go to the likelier answer
+
   TaskEvalResult r;
   r.checkpoint = m.dir;
-  for (const auto& ex : examples) {
+  r.samples = opts.samples;
+  for (size_t j = 0; j < examples.size(); ++j) {
+    const InstructExample& ex = examples[j];
     RenderedChat prompt = render_chat(m.tokenizer, prompt_messages(ex), /*add_generation_prompt=*/true);
-    auto gens = generate_detailed(m.model, prompt.ids, opts, &m.tokenizer);
-    const std::string got = trim(gens.at(0).text), want = trim(expected_answer(ex));
-    const bool ok = got == want;
-    TaskScore& t = r.per_task[ex.task.empty() ? "all" : ex.task];
-    t.correct += ok;
-    ++t.total;
-    r.overall.correct += ok;
-    ++r.overall.total;
-    r.predictions.push_back({ex.task, ex.messages.front().content, want, got, ok});
-    if (!ok && r.failures.size() < 5) {
-      r.failures.push_back(ex.messages.front().content + " -> '" + got + "' (want '" + want + "')");
+    auto gens = generate_detailed(m.model, prompt.ids, greedy, &m.tokenizer);
+    TaskPrediction p;
+    p.task = ex.task;
+    p.prompt = ex.messages.front().content;
+    p.got = normalize_answer(gens.at(0).text, false);
+    p.want = normalize_answer(expected_answer(ex), false);
+    const std::string want = normalize_answer(p.want, ex.ignore_case);
+    p.correct = normalize_answer(p.got, ex.ignore_case) == want;
+    if (opts.samples > 0) {
+      sampled.seed = example_seed(opts.sampling.seed, j);
+      std::vector<double> logprobs;
+      for (const auto& g : generate_detailed(m.model, prompt.ids, sampled, &m.tokenizer)) {
+        p.samples.push_back(normalize_answer(g.text, ex.ignore_case));
+        logprobs.push_back(g.logprob);
+      }
+      const Vote vote = majority_vote(p.samples, logprobs);
+      p.voted = vote.answer;
+      p.votes = vote.votes;
+      p.single_correct = p.samples.front() == want;
+      p.voted_correct = vote.answer == want;
     }
+    for (TaskScore* t : {&r.per_task[ex.task.empty() ? "all" : ex.task], &r.overall}) {
+      t->correct += p.correct;
+      t->single_correct += p.single_correct;
+      t->voted_correct += p.voted_correct;
+      ++t->total;
+    }
+    if (!p.correct && r.failures.size() < 5) r.failures.push_back(p.prompt + " -> '" + p.got + "' (want '" + p.want + "')");
+    r.predictions.push_back(std::move(p));
   }
   return r;
 }

@@ -312,3 +312,61 @@ TEST(Sampler, NumSamplesAreBatchedAndAllReturned) {
   EXPECT_EQ(stats.prompt_tokens, 2);  // the prompt runs once, not once per sample
   EXPECT_EQ(stats.generated_tokens, 40);
 }
+
+// seed_per_row: row i of a batch draws what a one-row call seeded seed + i draws. The draws are the
+// same numbers; the logits agree to float rounding (a batch of rows may sum in another order than
+// one row), so an id could differ only if a draw fell within rounding of a boundary of the
+// cumulative distribution: the ids are checked equal, the log-probabilities to 1e-4.
+TEST(Sampler, SeedPerRowBatchEqualsSeparateCalls) {
+  GPT model = random_gpt(64, "rope");
+  const std::vector<int32_t> prompt = {7, 8, 9};
+  GenerationOptions o = options(1.0, 12, 500);
+  o.top_p = 0.9;
+  o.stop_ids = {5};  // rows end at different steps: the batch shrinks under the others
+  o.seed_per_row = true;
+  o.logprobs = true;
+  o.num_samples = 5;
+  auto batched = run(model, prompt, o);
+  ASSERT_EQ(batched.size(), 5u);
+  std::set<std::vector<int32_t>> distinct;
+  size_t lengths_differ = 0;
+  for (size_t i = 0; i < batched.size(); ++i) {
+    GenerationOptions one = o;
+    one.num_samples = 1;
+    one.seed = o.seed + i;
+    auto alone = run(model, prompt, one);
+    EXPECT_EQ(batched[i].ids, alone[0].ids) << "sample " << i;
+    EXPECT_EQ(batched[i].finish_reason, alone[0].finish_reason) << "sample " << i;
+    EXPECT_NEAR(batched[i].logprob, alone[0].logprob, 1e-4) << "sample " << i;
+    distinct.insert(batched[i].ids);
+    lengths_differ += batched[i].ids.size() != batched[0].ids.size();
+  }
+  EXPECT_GT(distinct.size(), 1u);  // the rows do draw different samples
+  EXPECT_GT(lengths_differ, 0u);   // and some ended early, so the batch did shrink
+  // Without seed_per_row the batch shares one generator: its second row is not the one-row call's.
+  o.seed_per_row = false;
+  GenerationOptions one = o;
+  one.num_samples = 1;
+  one.seed = o.seed + 1;
+  EXPECT_NE(run(model, prompt, o)[1].ids, run(model, prompt, one)[0].ids);
+}
+
+// With opts.logprobs a sample carries the total log-probability the model gives its tokens, the
+// ending one included (no penalties: the model's own distribution, not the tempered one).
+TEST(Sampler, LogprobsAreTheModelsLogProbabilityOfTheSample) {
+  GPT model = random_gpt();
+  const std::vector<int32_t> prompt = {3, 4, 5};
+  GenerationOptions o = options(1.5, 10, 77);
+  o.logprobs = true;
+  o.num_samples = 3;
+  o.stop_ids = {6};
+  for (const auto& g : run(model, prompt, o)) {
+    std::vector<int32_t> sampled = g.ids;
+    if (g.finish_reason == "stop_id") sampled.push_back(g.stop_id);
+    ASSERT_LE(prompt.size() + sampled.size(), 16u);  // within the window: one full forward scores it
+    EXPECT_NEAR(g.logprob, gptforge::testing::sequence_logprob(model, prompt, sampled), 1e-4);
+    EXPECT_LT(g.logprob, 0.0);
+  }
+  o.logprobs = false;
+  EXPECT_EQ(run(model, prompt, o)[0].logprob, 0.0);
+}

@@ -165,6 +165,33 @@ TEST(Sft, ParseErrorsCarryFileAndLine) {
   EXPECT_EQ(expected_answer(multi[0]), "d");
 }
 
+// "ignore_case" (eval's case-folded comparison) is read from either form, written back by the task
+// suite's writer, and must be a boolean.
+TEST(Sft, IgnoreCaseIsReadWrittenAndMustBeABoolean) {
+  TempDir dir;
+  auto read = read_instruct_file(
+      dir.write("c.jsonl",
+                "{\"instruction\": \"Say yes\", \"output\": \"Yes\", \"ignore_case\": true}\n"
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", "
+                "\"content\": \"B\"}], \"ignore_case\": false}\n"
+                "{\"instruction\": \"Say no\", \"output\": \"No\"}\n"),
+      "auto", false);
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_TRUE(read[0].ignore_case);
+  EXPECT_FALSE(read[1].ignore_case);
+  EXPECT_FALSE(read[2].ignore_case);
+  write_instruct_jsonl(dir.file("back.jsonl"), read);
+  auto back = read_instruct_file(dir.file("back.jsonl"), "chat", false);
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_TRUE(back[0].ignore_case);
+  EXPECT_FALSE(back[1].ignore_case);
+  std::string msg = error_of([&] {
+    read_instruct_file(dir.write("bad.jsonl", "{\"instruction\": \"x\", \"output\": \"y\", \"ignore_case\": \"yes\"}\n"),
+                       "auto", false);
+  });
+  EXPECT_NE(msg.find(":1: \"ignore_case\" must be true or false"), std::string::npos) << msg;
+}
+
 TEST(Sft, TokenizerWithoutChatTokensIsRejected) {
   TempDir dir;
   std::string text;
