@@ -3,19 +3,21 @@
 # many intra-op threads as there are cores, each run far slower than half their speed alone, because
 # OpenMP threads spin-wait for peers that the scheduler has taken off the CPU. This measures the
 # tiny-model training throughput (tokens/s, median of the logged steps after the first 10) for:
-#   alone            one process, run.threads = all cores                (the single-process speed)
-#   alone-passive    the same with OMP_WAIT_POLICY=passive              (what passive costs alone)
-#   pair             two at once, run.threads = all cores each           (the problem)
-#   pair-passive     two at once, OMP_WAIT_POLICY=passive
-#   pair-1thread     two at once, run.threads=1 each (fewer threads when the machine is busy)
-#   alone-spin10k    one process, GOMP_SPINCOUNT=10000: spin about 10 us before sleeping, where
-#   pair-spin10k     the default spins 300,000 iterations (both libgomp; OMP_WAIT_POLICY unset)
+#   alone            one process, run.threads 0 (the default: every core, fewer while others are busy)
+#   alone-passive    run.threads = all cores, OMP_WAIT_POLICY=passive   (what passive costs alone)
+#   alone-spin10k    run.threads = all cores, GOMP_SPINCOUNT=10000: spin about 10 us before sleeping,
+#                    where libgomp's default spins 300,000 iterations
+#   pair             two at once, run.threads 0 each (the default: util/thread_governor.h)
+#   pair-fixed       two at once, run.threads = all cores each           (the problem)
+#   pair-passive     two at once, all cores each, OMP_WAIT_POLICY=passive
+#   pair-spin10k     two at once, all cores each, GOMP_SPINCOUNT=10000
+#   pair-1thread     two at once, run.threads=1 each
 # Run it on a quiet machine (nothing else compiling or training):
 #   bash bench/oversubscription.sh build/gptforge [steps]
 # It prints one line per case: the tokens/s of each process and their sum.
 set -euo pipefail
 bin=$(readlink -f "$1")
-steps=${2:-150}
+steps=${2:-300}
 cores=$(nproc)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -52,16 +54,17 @@ run_case() {  # name procs threads env...
     out+=" $t"
     sum=$((sum + t))
   done
-  printf '%-14s procs=%d threads=%d  tokens/s:%s  sum %d\n' "$name" "$procs" "$threads" "$out" "$sum"
+  printf '%-14s procs=%d threads=%s  tokens/s:%s  sum %d\n' "$name" "$procs" "$([[ $threads == 0 ]] && echo auto || echo "$threads")" "$out" "$sum"
 }
 echo "cores: $cores; $steps steps per run"
 # The single-process cases twice, alternated: the machine's own drift shows as the gap between rounds.
 for round in 1 2; do
-  run_case alone 1 "$cores" -u OMP_WAIT_POLICY
+  run_case alone 1 0 -u OMP_WAIT_POLICY
   run_case alone-passive 1 "$cores" OMP_WAIT_POLICY=passive
   run_case alone-spin10k 1 "$cores" -u OMP_WAIT_POLICY GOMP_SPINCOUNT=10000
 done
-run_case pair 2 "$cores" -u OMP_WAIT_POLICY
+run_case pair 2 0 -u OMP_WAIT_POLICY
+run_case pair-fixed 2 "$cores" -u OMP_WAIT_POLICY
 run_case pair-passive 2 "$cores" OMP_WAIT_POLICY=passive
 run_case pair-spin10k 2 "$cores" -u OMP_WAIT_POLICY GOMP_SPINCOUNT=10000
 run_case pair-1thread 2 1 -u OMP_WAIT_POLICY

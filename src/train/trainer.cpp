@@ -22,6 +22,7 @@
 #include "util/log.h"
 #include "util/progress.h"
 #include "util/runtime.h"
+#include "util/thread_governor.h"
 #include "util/units.h"
 
 namespace fs = std::filesystem;
@@ -323,6 +324,9 @@ void Trainer::resume() {
   if (tc_.sample_interval > 0 && opts_.hooks.on_sample) {
     sample_tok_ = std::make_unique<Tokenizer>(Tokenizer::from_serialized(data_.tokenizer_model()));
   }
+  if (cfg_.run.threads == 0 && device_.is_cpu()) {
+    thread_governor_ = std::make_unique<ThreadGovernor>(hardware_threads(), effective_threads(cfg_.run));
+  }
   start_ = interval_start_ = std::chrono::steady_clock::now();
   elapsed_before_ = state_.elapsed_s;
   model_->train();
@@ -332,6 +336,15 @@ double Trainer::elapsed() const { return elapsed_before_ + seconds_since(start_)
 
 void Trainer::record(const nlohmann::json& j) {
   if (metrics_) metrics_->write(j);
+}
+
+void Trainer::share_cores() {
+  const std::optional<int> threads = thread_governor_->poll();
+  if (!threads) return;
+  torch::set_num_threads(*threads);
+  log_info(strprintf("cpu: other processes keep %.1f of %d cores busy: %d intra-op thread(s) from step %lld "
+                     "(run.threads fixes the count)",
+                     thread_governor_->busy_elsewhere(), hardware_threads(), *threads, (long long)state_.step + 1));
 }
 
 bool Trainer::should_stop() {
@@ -548,6 +561,7 @@ TrainSummary Trainer::finish() {
 TrainSummary Trainer::run() {
   resume();
   while (!should_stop()) {
+    if (thread_governor_) share_cores();
     if (!step()) continue;  // a non-finite loss: skipped
     const int64_t step = state_.step;
     bool saved_best = false;

@@ -100,6 +100,7 @@ class LrSchedule;
 class LossScaler;
 class Progress;
 class StopSignals;
+class ThreadGovernor;
 
 // One training run. The model config in `cfg` must already have its vocab_size filled in. Every
 // rank of a distributed run calls the same verbs in the same order: the collective ones
@@ -145,6 +146,8 @@ class Trainer {
   // its rate so far: from then on its schedule and stop follow steps (and still the clock), and the
   // checkpoints store the plan, so that --resume continues the same schedule.
   void plan_time_bounded_run();
+  // With run.threads 0: fewer threads while other processes keep the cores busy (thread_governor_).
+  void share_cores();
   void log_step(double lr, double grad_norm);
   void record(const nlohmann::json& j);
   double elapsed() const;
@@ -171,6 +174,7 @@ class Trainer {
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<Tokenizer> sample_tok_;
   std::unique_ptr<StopSignals> signals_;
+  std::unique_ptr<ThreadGovernor> thread_governor_;  // run.threads 0 on the CPU only (util/thread_governor.h)
   double peak_flops_ = 1.0;
 
   std::chrono::steady_clock::time_point start_, interval_start_, step_start_;
