@@ -19,20 +19,8 @@ train=("${common[@]}" train.data_dir=shards model.n_layer=2 model.n_head=2 model
        model.dropout=0.1 train.batch_size=4 train.max_steps=30 train.warmup_steps=5 train.eval_interval=10
        train.eval_batches=2 train.log_interval=1 train.checkpoint_interval=5 train.keep_last=2)
 
-extract() { grep '"loss"' "$1" | sed -E 's/.*"loss":([^,}]*).*"step":([0-9]+).*/\2 \1/' | sort -n; }
-hidden() { ls -A "$1" | grep '^\.' || true; }
-# Every checkpoint directory in the run loads (manifest, sizes, checksums, weights).
-all_load() {
-  local d
-  shopt -s nullglob
-  for d in "$1"/step_*; do
-    "$bin" sample --checkpoint "$d" --prompt the sample.max_new_tokens=1 run.threads=1 >/dev/null 2>err.txt ||
-      fail "$d does not load: $(cat err.txt)"
-  done
-}
-
 "$bin" train "${train[@]}" train.out_dir=full >/dev/null 2>&1 || fail "uninterrupted run"
-extract full/metrics.jsonl > full.losses
+loss_by_step full/metrics.jsonl > full.losses
 [[ $(wc -l < full.losses) == 30 ]] || fail "the uninterrupted run logged $(wc -l < full.losses) steps"
 
 # 1. A kill at each point of a save, then --resume.
@@ -46,10 +34,10 @@ for point in checkpoint.staged@15 staging.replacing checkpoint.published@15 chec
   [[ $rc == 137 ]] || fail "$point: the run was not killed there (exit $rc): $(cat kill.txt)"
   grep -q "fault injection: killed at ${point%@*}" kill.txt || fail "$point: $(cat kill.txt)"
   case $point in
-    checkpoint.staged@15) [[ -n $(hidden run) ]] || fail "$point: expected a staging directory left behind" ;;
-    checkpoint.pruning@15) hidden run | grep -q '^\.trash-step_' || fail "$point: expected trash: $(hidden run)" ;;
+    checkpoint.staged@15) [[ -n $(hidden_entries run) ]] || fail "$point: expected a staging directory left behind" ;;
+    checkpoint.pruning@15) hidden_entries run | grep -q '^\.trash-step_' || fail "$point: expected trash: $(hidden_entries run)" ;;
   esac
-  all_load run  # a kill mid-prune never leaves a half-deleted checkpoint under its name
+  all_checkpoints_load "$bin" run  # a kill mid-prune never leaves a half-deleted checkpoint under its name
   if [[ $point == checkpoint.published@5 ]]; then
     # The first checkpoint was published, not linked: a plain restart must not start over silently.
     [[ ! -e run/latest ]] || fail "$point: latest exists before any repair"
@@ -64,10 +52,10 @@ for point in checkpoint.staged@15 staging.replacing checkpoint.published@15 chec
     checkpoint.published@15 | staging.replacing)
       grep -q "repaired (a save was interrupted)" resume.log || fail "$point: latest was not repaired" ;;
   esac
-  [[ -z $(hidden run) ]] || fail "$point: leftovers after resume: $(hidden run)"
-  extract run/metrics.jsonl > run.losses
+  [[ -z $(hidden_entries run) ]] || fail "$point: leftovers after resume: $(hidden_entries run)"
+  loss_by_step run/metrics.jsonl > run.losses
   diff -q full.losses run.losses >/dev/null || fail "$point: resumed losses differ: $(diff full.losses run.losses | head -4)"
-  all_load run
+  all_checkpoints_load "$bin" run
   echo "killed at $point: resumed exactly, no leftovers"
 done
 
@@ -76,8 +64,8 @@ check_full_disk() {  # run_dir label
   local dir=$1 label=$2
   [[ $(wc -l < err.txt) == 1 ]] || fail "$label: more than one line on stderr: $(cat err.txt)"
   grep -q "No space left on device" err.txt || fail "$label: $(cat err.txt)"
-  [[ -z $(hidden "$dir") ]] || fail "$label: staging left behind: $(hidden "$dir")"
-  all_load "$dir"
+  [[ -z $(hidden_entries "$dir") ]] || fail "$label: staging left behind: $(hidden_entries "$dir")"
+  all_checkpoints_load "$bin" "$dir"
 }
 for file in optimizer.pt model.safetensors trainer_state.json; do
   rm -rf run
@@ -106,5 +94,5 @@ cp -rL full copied
 "$bin" train "${train[@]}" train.out_dir=copied train.max_steps=40 --resume >/dev/null 2>err.txt ||
   fail "copied run: $(cat err.txt)"
 [[ $(readlink copied/latest) == step_0000040 ]] || fail "copied run: latest is $(ls -ld copied/latest)"
-all_load copied
+all_checkpoints_load "$bin" copied
 echo "checkpoint_faults: all checks passed"

@@ -12,29 +12,20 @@ set -euo pipefail
 bin=$(readlink -f "$1")
 kills_wanted=${KILLS:-20}
 RANDOM=${SEED:-1}
-source "$(dirname "$(readlink -f "$0")")/lib.bash"
+here=$(dirname "$(readlink -f "$0")")
+source "$here/lib.bash"  # moves into a scratch directory
 
-source "$(dirname "$0")/tiny_data.bash"
+source "$here/tiny_data.bash"
 tiny_data "$bin" 60
 steps=120
 train=("${common[@]}" train.data_dir=shards model.n_layer=2 model.n_head=2 model.d_model=32 model.block_size=32
        model.dropout=0.1 train.batch_size=4 train.max_steps=$steps train.warmup_steps=5 train.eval_interval=10
        train.eval_batches=2 train.log_interval=1 train.checkpoint_interval=3 train.keep_last=2)
 
-extract() { { grep '"loss"' "$1" || true; } | sed -E 's/.*"loss":([^,}]*).*"step":([0-9]+).*/\2 \1/' | sort -n; }
-hidden() { ls -A "$1" | grep '^\.' || true; }
-all_load() {
-  local d
-  shopt -s nullglob
-  for d in "$1"/step_*; do
-    "$bin" sample --checkpoint "$d" --prompt the sample.max_new_tokens=1 run.threads=1 >/dev/null 2>err.txt ||
-      fail "$d does not load: $(cat err.txt)"
-  done
-}
 # Every step logged in the run so far has the uninterrupted run's loss.
 matches_so_far() {
   [[ -f run/metrics.jsonl ]] || return 0
-  extract run/metrics.jsonl > run.losses
+  loss_by_step run/metrics.jsonl > run.losses
   awk 'NR == FNR { full[$1] = $2; next } !($1 in full) || full[$1] != $2 { print; bad = 1 } END { exit bad }' \
     full.losses run.losses > diff.txt ||
     fail "kill $kills: logged losses differ from the uninterrupted run (step, loss): $(head -3 diff.txt)"
@@ -42,7 +33,7 @@ matches_so_far() {
 latest_step() { [[ -e run/latest ]] && readlink run/latest | sed -E 's/step_0*([0-9]+)/\1/' || echo 0; }
 
 "$bin" train "${train[@]}" train.out_dir=full >/dev/null 2>&1 || fail "uninterrupted run"
-extract full/metrics.jsonl > full.losses
+loss_by_step full/metrics.jsonl > full.losses
 [[ $(wc -l < full.losses) == "$steps" ]] || fail "the uninterrupted run logged $(wc -l < full.losses) steps"
 
 kills=0 runs=0
@@ -85,9 +76,9 @@ while (( kills < kills_wanted )); do
   fi
   if [[ $rc == 0 ]]; then
     # The run finished before the kill came (a save point that never fired): check it whole, start over.
-    extract run/metrics.jsonl > run.losses
+    loss_by_step run/metrics.jsonl > run.losses
     diff -q full.losses run.losses >/dev/null || fail "run $runs: losses differ: $(diff full.losses run.losses | head -4)"
-    [[ -z $(hidden run) ]] || fail "run $runs: leftovers: $(hidden run)"
+    [[ -z $(hidden_entries run) ]] || fail "run $runs: leftovers: $(hidden_entries run)"
     echo "run $runs finished between kills (no kill $how); it matches; starting another"
     rm -rf run
     runs=$((runs + 1))
@@ -95,15 +86,15 @@ while (( kills < kills_wanted )); do
   fi
   [[ $rc == 137 ]] || fail "kill $((kills + 1)) $how: the run exited $rc: $(tail -3 run.err)"
   kills=$((kills + 1))
-  all_load run
+  all_checkpoints_load "$bin" run
   matches_so_far
   echo "kill $kills $how: latest step $(latest_step), every checkpoint loads, logged losses match"
 done
 
 # The last resume runs to the end.
 "$bin" train "${train[@]}" train.out_dir=run --resume >/dev/null 2>run.err || fail "final resume: $(tail -3 run.err)"
-extract run/metrics.jsonl > run.losses
+loss_by_step run/metrics.jsonl > run.losses
 diff -q full.losses run.losses >/dev/null || fail "final run: losses differ: $(diff full.losses run.losses | head -4)"
-[[ -z $(hidden run) ]] || fail "leftovers after the final resume: $(hidden run)"
-all_load run
+[[ -z $(hidden_entries run) ]] || fail "leftovers after the final resume: $(hidden_entries run)"
+all_checkpoints_load "$bin" run
 echo "kill_soak: $kills kills, every resume exact, no leftovers, every checkpoint loads"

@@ -48,3 +48,20 @@ train_tiny_model() {
     run.threads=1 >train.txt
   [[ -e run/latest/model.safetensors ]] || fail "train wrote no checkpoint: $(cat train.txt)"
 }
+
+# "STEP LOSS" lines of a metrics.jsonl, sorted by step (nothing when no step was logged yet).
+loss_by_step() { { grep '"loss"' "$1" || true; } | sed -E 's/.*"loss":([^,}]*).*"step":([0-9]+).*/\2 \1/' | sort -n; }
+
+# The hidden entries of a run directory: what killed saves may leave (.tmp-*, .old-*, .trash-*).
+hidden_entries() { ls -A "$1" | grep '^\.' || true; }
+
+# all_checkpoints_load BIN RUN_DIR: fails unless every step_* checkpoint in RUN_DIR loads (manifest,
+# sizes, checksums, weights) and samples a token.
+all_checkpoints_load() {
+  local d
+  shopt -s nullglob
+  for d in "$2"/step_*; do
+    "$1" sample --checkpoint "$d" --prompt the sample.max_new_tokens=1 run.threads=1 >/dev/null 2>err.txt ||
+      fail "$d does not load: $(cat err.txt)"
+  done
+}
