@@ -193,13 +193,17 @@ void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, cons
     torch::Tensor scores = apply_penalties(logits, opts, present, histories, tok);
     torch::Tensor next = row_gens.empty() ? next_tokens(scores, opts, gen)  // (B) on the device
                                           : next_tokens_per_row(scores, rows, opts, row_gens);
-    torch::Tensor next_cpu = next.to(torch::kCPU);
-    const int64_t* picked = next_cpu.data_ptr<int64_t>();
-    torch::Tensor picked_logprobs;  // (B) double on the host
+    torch::Tensor next_cpu, picked_logprobs;  // (B) on the host: the ids, and with opts.logprobs theirs
     if (opts.logprobs) {
-      picked_logprobs =
-          torch::log_softmax(scores.to(torch::kDouble), -1).gather(1, next.unsqueeze(1)).squeeze(1).cpu().contiguous();
+      // One copy to the host for both (ids are exact in a double), not a second sync per step.
+      torch::Tensor lp = torch::log_softmax(scores.to(torch::kDouble), -1).gather(1, next.unsqueeze(1)).squeeze(1);
+      torch::Tensor host = torch::stack({next.to(torch::kDouble), lp}).cpu();
+      next_cpu = host[0].to(torch::kLong).contiguous();
+      picked_logprobs = host[1].contiguous();
+    } else {
+      next_cpu = next.to(torch::kCPU);
     }
+    const int64_t* picked = next_cpu.data_ptr<int64_t>();
     const double* logprob_of = opts.logprobs ? picked_logprobs.data_ptr<double>() : nullptr;
     st.generated_tokens += static_cast<int64_t>(rows.size());
 

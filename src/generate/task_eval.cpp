@@ -1,6 +1,7 @@
 #include "generate/task_eval.h"
 
 #include "data/random.h"
+#include "generate/decoder.h"
 #include "generate/self_consistency.h"
 #include "tokenizer/chat_template.h"
 #include "util/errors.h"
@@ -29,10 +30,14 @@ TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>
   TaskEvalResult r;
   r.checkpoint = m.dir;
   r.samples = opts.samples;
+  // One decoder for the whole evaluation: the sampled rows start from the prompt the greedy answer
+  // just ran (decoder.h, prefix reuse), and each prompt from the chat template's opening the last one
+  // shared, so no prompt is run through the model twice.
+  Decoder decoder(m.model, greedy.use_cache);
   for (size_t j = 0; j < examples.size(); ++j) {
     const InstructExample& ex = examples[j];
     RenderedChat prompt = render_chat(m.tokenizer, prompt_messages(ex), /*add_generation_prompt=*/true);
-    auto gens = generate_detailed(m.model, prompt.ids, greedy, &m.tokenizer);
+    auto gens = generate_detailed(decoder, prompt.ids, greedy, &m.tokenizer);
     TaskPrediction p;
     p.task = ex.task;
     p.prompt = ex.messages.front().content;
@@ -43,7 +48,7 @@ TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>
     if (opts.samples > 0) {
       sampled.seed = example_seed(opts.sampling.seed, j);
       std::vector<double> logprobs;
-      for (const auto& g : generate_detailed(m.model, prompt.ids, sampled, &m.tokenizer)) {
+      for (const auto& g : generate_detailed(decoder, prompt.ids, sampled, &m.tokenizer)) {
         p.samples.push_back(normalize_answer(g.text, ex.ignore_case));
         logprobs.push_back(g.logprob);
       }
