@@ -106,7 +106,10 @@ void register_chat(CLI::App& app) {
   add_common_options(cmd, args->common);
   add_checkpoint_option(cmd, args->checkpoint);
   args->system_option = cmd->add_option("-s,--system", args->system, "System message (default: sample.system)");
-  cmd->footer(std::string("Reads one message per line from standard input; replies end at <|end|> or EOS.\n") + kHelp);
+  cmd->footer(std::string("Reads one message per line from standard input; replies end at <|end|> or EOS. With "
+                          "sample.tools=[calc], a model trained with tool calls uses the calculator (the reply shows "
+                          "the call and its result).\n") +
+              kHelp);
   cmd->callback([args] { run_chat(*args); });
 }
 

@@ -2,6 +2,8 @@
 // one column per checkpoint (say the base model and its fine-tune, for before versus after). With
 // --self-consistency N, one table per checkpoint: greedy, single-sample and voted accuracy per task
 // (generate/task_eval.h), the samples drawn with the sample.* temperature, top_k, top_p and min_p.
+// With sample.tools, each checkpoint is evaluated twice, with the tools ("C +calc") and without
+// ("C"), so that what the tool adds is beside what the model does alone.
 // `gptforge eval --checkpoint C [...] --text FILE...`: loss, perplexity and bits per byte of each
 // checkpoint on text or JSONL (generate/text_eval.h), one row per checkpoint.
 #include <nlohmann/json.hpp>
@@ -151,6 +153,22 @@ nlohmann::json tasks_json(const std::vector<TaskEvalResult>& results, const std:
   return out;
 }
 
+// Every example's prompt, expected and generated answer as JSONL; the samples with self-consistency,
+// the whole reply (tool markers shown) with tools.
+void write_predictions(const std::string& path, const TaskEvalResult& r, const TaskEvalOptions& opts) {
+  std::string out;
+  for (const auto& p : r.predictions) {
+    nlohmann::json j = {{"task", p.task}, {"prompt", p.prompt}, {"want", p.want}, {"got", p.got}, {"correct", p.correct}};
+    if (opts.samples > 0) {
+      j.update({{"samples", p.samples}, {"single_correct", p.single_correct}, {"voted", p.voted}, {"votes", p.votes},
+                {"voted_correct", p.voted_correct}});
+    }
+    if (!opts.tools.empty()) j["text"] = p.text;
+    out += j.dump() + "\n";
+  }
+  write_file_atomic(path, out);
+}
+
 }  // namespace
 
 void register_eval(CLI::App& app) {
@@ -182,7 +200,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--limit", args->limit, "Evaluate only the first N examples (0 = all)");
   cmd->add_option("--predictions", args->predictions,
                   "Write every example's prompt, expected and generated answer as JSONL here (the first "
-                  "checkpoint's; with several, FILE.1, FILE.2... for the others)");
+                  "checkpoint's; with several, FILE.1, FILE.2... for the others, in the order of the columns)");
   cmd->callback([args] {
     split_overrides(args->text, args->common.overrides);
     Config cfg = load_command_config(args->common);
@@ -201,36 +219,40 @@ void register_eval(CLI::App& app) {
     opts.max_new_tokens = cfg.sample.max_new_tokens;
     opts.samples = args->self_consistency;
     opts.sampling = GenerationOptions::from_config(cfg.sample, cfg.run.seed);
+    opts.sampling.validate();  // sample.tools too, before any checkpoint is read
+    const std::vector<std::string> tools = cfg.sample.tools;
+    std::string tools_label;
+    for (const auto& t : tools) tools_label += " +" + t;
+    std::vector<std::string> labels;  // one per column: the checkpoint, and with tools which run
     auto examples = read_instruct_file(args->tasks, "auto", false);
     if (args->limit > 0 && static_cast<int64_t>(examples.size()) > args->limit) examples.resize(args->limit);
     torch::Device device = resolve_device(cfg.run.device);
     std::vector<TaskEvalResult> results;
     for (const auto& path : args->checkpoints) {
       LoadedModel m = load_model(path, device);
-      log_info("evaluating " + describe(m) + " on " + std::to_string(examples.size()) + " examples");
-      results.push_back(evaluate_tasks(m, examples, opts));
-      for (const auto& f : results.back().failures) log_info("  miss: " + f);
-      if (!args->predictions.empty()) {
-        const size_t i = results.size() - 1;
-        std::string out;
-        for (const auto& p : results.back().predictions) {
-          nlohmann::json j = {{"task", p.task}, {"prompt", p.prompt}, {"want", p.want}, {"got", p.got},
-                              {"correct", p.correct}};
-          if (opts.samples > 0) {
-            j.update({{"samples", p.samples}, {"single_correct", p.single_correct}, {"voted", p.voted},
-                      {"votes", p.votes}, {"voted_correct", p.voted_correct}});
-          }
-          out += j.dump() + "\n";
+      // With tools, each checkpoint twice: with them, then without, so that what they add is beside it.
+      std::vector<std::vector<std::string>> runs = {tools};
+      if (!tools.empty()) runs.push_back({});
+      for (const auto& run_tools : runs) {
+        opts.tools = run_tools;
+        labels.push_back(path + (run_tools.empty() ? "" : tools_label));
+        log_info("evaluating " + describe(m) + " on " + std::to_string(examples.size()) + " examples" +
+                 (!run_tools.empty() ? " with" + tools_label : tools.empty() ? "" : " without tools"));
+        results.push_back(evaluate_tasks(m, examples, opts));
+        for (const auto& f : results.back().failures) log_info("  miss: " + f);
+        if (!args->predictions.empty()) {
+          const size_t i = results.size() - 1;
+          write_predictions(i == 0 ? args->predictions : args->predictions + "." + std::to_string(i), results.back(),
+                            opts);
         }
-        write_file_atomic(i == 0 ? args->predictions : args->predictions + "." + std::to_string(i), out);
       }
     }
     if (args->self_consistency > 0) {
-      print_self_consistency(results, args->checkpoints, cfg);
+      print_self_consistency(results, labels, cfg);
     } else {
-      print_greedy(results, args->checkpoints);
+      print_greedy(results, labels);
     }
-    if (!args->json.empty()) write_file_atomic(args->json, tasks_json(results, args->checkpoints, args->tasks, cfg).dump(2) + "\n");
+    if (!args->json.empty()) write_file_atomic(args->json, tasks_json(results, labels, args->tasks, cfg).dump(2) + "\n");
   });
 }
 

@@ -64,8 +64,9 @@ void register_tokenizer(CLI::App& app) {
     Config cfg = load_command_config(*train_opts);
     require_keys(cfg, {"tokenizer.inputs"}, "tokenizer train");
     TokenizerTrainStats s = train_tokenizer(cfg.tokenizer, effective_threads(cfg.run), static_cast<uint64_t>(cfg.run.seed));
-    std::printf("trained %s tokenizer: %lld pieces (ids 0-7 special, %s)\n", cfg.tokenizer.model_type.c_str(),
-                static_cast<long long>(s.vocab_size), cfg.tokenizer.byte_fallback ? "8-263 bytes" : "no byte fallback");
+    std::printf("trained %s tokenizer: %lld pieces (ids 0-%d special, %s)\n", cfg.tokenizer.model_type.c_str(),
+                static_cast<long long>(s.vocab_size), kNumReservedIds - 1,
+                cfg.tokenizer.byte_fallback ? "then 256 bytes" : "no byte fallback");
     std::printf("corpus: %lld file(s), %lld lines, %lld bytes, invalid UTF-8 %lld\n", static_cast<long long>(s.files),
                 static_cast<long long>(s.sentences), static_cast<long long>(s.bytes),
                 static_cast<long long>(s.invalid_utf8));
@@ -130,8 +131,8 @@ void register_tokenizer(CLI::App& app) {
     if (show_text->count() == 0) {
       std::printf("vocab size  %lld\n", static_cast<long long>(tok.vocab_size()));
       for (Special s : {Special::Pad, Special::Unk, Special::Bos, Special::Eos, Special::System, Special::User,
-                        Special::Assistant, Special::End}) {
-        std::printf("%-14s %d\n", special_piece(s), tok.special_id(s));
+                        Special::Assistant, Special::End, Special::ToolCall, Special::ToolResult, Special::ToolEnd}) {
+        std::printf("%-16s %d\n", special_piece(s), tok.special_id(s));
       }
       return;
     }

@@ -24,11 +24,16 @@ std::vector<ChatMessage> messages_from_json(const nlohmann::json& list) {
   std::vector<ChatMessage> out;
   for (const auto& m : list) {
     if (!m.is_object()) throw DataError("a message is not an object");
-    ChatMessage msg{string_field(m, "role", true), string_field(m, "content", true)};
-    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant") {
-      throw DataError("unknown role '" + msg.role + "' (system, user or assistant)");
+    ChatMessage msg;
+    msg.role = string_field(m, "role", true);
+    msg.tool_call = string_field(m, "tool_call", false);
+    msg.content = string_field(m, "content", msg.tool_call.empty());
+    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool") {
+      throw DataError("unknown role '" + msg.role + "' (system, user, assistant or tool)");
     }
-    if (msg.content.empty()) throw DataError("empty content in a " + msg.role + " message");
+    if (m.contains("tool_call") && msg.role != "assistant") throw DataError("a " + msg.role + " message has a tool_call (only assistant messages call tools)");
+    if (m.contains("tool_call") && msg.tool_call.empty()) throw DataError("empty \"tool_call\"");
+    if (msg.content.empty() && msg.tool_call.empty()) throw DataError("empty content in a " + msg.role + " message");
     out.push_back(std::move(msg));
   }
   return out;
@@ -131,6 +136,8 @@ std::vector<ChatMessage> prompt_messages(const InstructExample& ex) {
   std::vector<ChatMessage> msgs = ex.messages;
   while (!msgs.empty() && msgs.back().role != "assistant") msgs.pop_back();
   if (!msgs.empty()) msgs.pop_back();
+  // The last reply's tool calls and their results are part of the reply, not of the prompt.
+  while (msgs.size() >= 2 && msgs.back().role == "tool") msgs.resize(msgs.size() - 2);
   return msgs;
 }
 

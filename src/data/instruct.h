@@ -3,7 +3,9 @@
 //   Alpaca JSON (an array) or JSONL:  {"instruction": "...", "input": "...", "output": "..."}
 //       -> user: instruction (+ "\n\n" + input when present), assistant: output
 //   Chat JSONL:  {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
-//       multi-turn included; at least one assistant turn.
+//       multi-turn included; at least one assistant turn. Tool calls (chat_template.h): an assistant
+//       message {"role": "assistant", "content": "" (may be left out), "tool_call": "37*45"}, then
+//       {"role": "tool", "content": "1665"} (the result: no loss), then the assistant's continuation.
 //
 // Either form may carry a "task" string (the task suite's category, used by `gptforge eval`) and
 // "ignore_case": true when eval is to compare the answer without regard to the case of its letters.

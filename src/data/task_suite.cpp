@@ -41,6 +41,10 @@ struct Task {
   int64_t weight;
   // Draws an instance: (the text that fills the phrasing, the answer).
   std::function<std::pair<std::string, std::string>(SplitMix64&)> draw;
+  // Tool tasks: the calculator expression the answer calls for an instance (generate/tool_calls.h).
+  // The training reply calls it, reads the result and repeats it; the test record has the same shape,
+  // and eval compares the text after the last result with the answer.
+  std::function<std::string(const std::string& instance)> tool_call = nullptr;
 };
 
 std::string pick(SplitMix64& rng, const std::vector<std::string>& v) { return v[rng.below(v.size())]; }
@@ -80,6 +84,31 @@ std::vector<Task> tasks() {
          int a = static_cast<int>(rng.below(10)), b = static_cast<int>(rng.below(10)), c = static_cast<int>(rng.below(10));
          return std::make_pair(std::to_string(a) + " plus " + std::to_string(b) + " plus " + std::to_string(c),
                                std::to_string(a + b + c));
+       }},
+      {"arith",
+       {"What is {}?", "Compute {}.", "Calculate {}.", "Work out {}.", "Find {}.", "What do you get for {}?",
+        "Solve {}.", "Give the answer to {}.", "Tell me the answer: {}.", "Tell me {}."},
+       1, 2,
+       // Two- and three-digit addition, subtraction and multiplication, answered with the calculator:
+       // the model copies the numbers and the operation into the call and the result into its reply,
+       // both of which it can learn, where the digits of a sum it cannot (add, above).
+       [](SplitMix64& rng) {
+         static const std::vector<std::pair<std::string, char>> ops = {
+             {"plus", '+'}, {"+", '+'}, {"minus", '-'}, {"-", '-'}, {"times", '*'}, {"*", '*'}};
+         auto number = [&] { return static_cast<long long>(rng.below(2) ? 10 + rng.below(90) : 100 + rng.below(900)); };
+         const long long a = number(), b = number();
+         const auto& op = ops[rng.below(ops.size())];
+         const long long value = op.second == '+' ? a + b : op.second == '-' ? a - b : a * b;
+         return std::make_pair(std::to_string(a) + " " + op.first + " " + std::to_string(b), std::to_string(value));
+       },
+       // "37 times 45" -> "37 * 45": the numbers as the prompt has them, the operation as a symbol.
+       [](const std::string& instance) {
+         const size_t first = instance.find(' '), last = instance.rfind(' ');
+         std::string op = instance.substr(first + 1, last - first - 1);
+         if (op == "plus") op = "+";
+         if (op == "minus") op = "-";
+         if (op == "times") op = "*";
+         return instance.substr(0, first) + " " + op + " " + instance.substr(last + 1);
        }},
       {"reverse",
        {"Reverse the order of: {}", "Write these words backwards: {}", "Put in reverse order: {}",
@@ -154,10 +183,16 @@ std::vector<Task> tasks() {
   };
 }
 
-InstructExample example(const std::string& task, const std::string& prompt, const std::string& answer) {
+InstructExample example(const std::string& task, const std::string& prompt, const std::string& answer,
+                        const std::string& tool_call = "") {
   InstructExample ex;
   ex.task = task;
-  ex.messages = {{"user", prompt}, {"assistant", answer}};
+  if (tool_call.empty()) {
+    ex.messages = {{"user", prompt}, {"assistant", answer}};
+  } else {
+    ChatMessage call{"assistant", "", tool_call};
+    ex.messages = {{"user", prompt}, call, {"tool", answer}, {"assistant", answer}};
+  }
   return ex;
 }
 
@@ -172,27 +207,42 @@ std::vector<std::string> task_names() {
 TaskSuite make_task_suite(const TaskSuiteOptions& opts) {
   TaskSuite suite;
   SplitMix64 rng(derive_seed(opts.seed, 99));
+  std::vector<Task> chosen;
   for (const auto& task : tasks()) {
+    if (opts.only.empty() || std::find(opts.only.begin(), opts.only.end(), task.name) != opts.only.end()) {
+      chosen.push_back(task);
+    }
+  }
+  for (const auto& name : opts.only) {
+    const auto names = task_names();
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      throw UsageError("--only: unknown task '" + name + "' (" + join(names, ", ") + ")");
+    }
+  }
+  for (const auto& task : chosen) {
     const size_t seen = task.phrasings.size() - static_cast<size_t>(task.held_out);
-    // Test first: a test instance (the filled-in text) never appears in training, whatever the phrasing.
+    // Test first: a test instance (the filled-in text; for a tool task the call, so that "37 times 45"
+    // and "37 * 45" are one problem) never appears in training, whatever the phrasing.
+    auto problem = [&](const std::string& instance) { return task.tool_call ? task.tool_call(instance) : instance; };
     std::set<std::string> test_instances;
     int64_t attempts = 0;
     while (static_cast<int64_t>(test_instances.size()) < opts.test_per_task && attempts++ < 100000) {
       auto [instance, answer] = task.draw(rng);
-      if (!test_instances.insert(instance).second) continue;
+      if (!test_instances.insert(problem(instance)).second) continue;
       // Alternate between phrasings seen in training and the held-out ones.
       size_t p = test_instances.size() % 2 == 0 ? seen + rng.below(task.phrasings.size() - seen) : rng.below(seen);
-      suite.test.push_back(example(task.name, fill(task.phrasings[p], instance), answer));
+      suite.test.push_back(example(task.name, fill(task.phrasings[p], instance), answer,
+                                   task.tool_call ? task.tool_call(instance) : ""));
     }
     const int64_t train_count = task.weight * opts.train_per_task;
     int64_t made = 0;
     attempts = 0;
     while (made < train_count && attempts++ < 1000000) {
       auto [instance, answer] = task.draw(rng);
-      if (test_instances.count(instance)) continue;
+      if (test_instances.count(problem(instance))) continue;
       std::string prompt = fill(task.phrasings[rng.below(seen)], instance);
       prompt = pick(rng, kOpenings) + prompt;
-      suite.train.push_back(example(task.name, prompt, answer));
+      suite.train.push_back(example(task.name, prompt, answer, task.tool_call ? task.tool_call(instance) : ""));
       ++made;
     }
   }
@@ -205,7 +255,11 @@ void write_instruct_jsonl(const std::string& path, const std::vector<InstructExa
   std::string out;
   for (const auto& ex : examples) {
     nlohmann::json j = {{"task", ex.task}, {"messages", nlohmann::json::array()}};
-    for (const auto& m : ex.messages) j["messages"].push_back({{"role", m.role}, {"content", m.content}});
+    for (const auto& m : ex.messages) {
+      nlohmann::json msg = {{"role", m.role}, {"content", m.content}};
+      if (!m.tool_call.empty()) msg["tool_call"] = m.tool_call;
+      j["messages"].push_back(msg);
+    }
     if (ex.ignore_case) j["ignore_case"] = true;
     out += j.dump() + "\n";
   }

@@ -10,10 +10,13 @@
 //   count    How many words are in: tree dog sun hat    -> 4
 //   sort     Sort from smallest to largest: 7 2 9       -> 2 7 9
 //   lookup   Table: Mary: age 7, room 4, floor 2. What is Mary's room? -> 4   (fields in a fixed order)
+//   arith    What is 37 times 45?  -> <|tool_call|>37 * 45<|tool_end|><|tool_result|>1665<|tool_end|>1665
+//            (two- and three-digit + - *, answered with the calculator: sample.tools [calc])
 //
 // Sizes are chosen for the tiny model (configs/tiny.yaml) and a 15-minute fine-tune on 2 CPU cores;
 // README "The task suite" has what it reaches. --train N writes N examples of each weight-1 task;
-// reverse weighs 3, add and upper 2 (they gain the most from more steps).
+// reverse weighs 3, add, upper and arith 2 (they gain the most from more steps). --only NAME,...
+// writes some of the tasks (the same instances as in the whole suite are not promised).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -27,6 +30,7 @@ struct TaskSuiteOptions {
   int64_t train_per_task = 3000;
   int64_t test_per_task = 100;
   uint64_t seed = 1337;
+  std::vector<std::string> only;  // these tasks only (empty: all); UsageError for an unknown name
 };
 
 struct TaskSuite {

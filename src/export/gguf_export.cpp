@@ -68,7 +68,7 @@ void add_vocabulary(GgufWriter& w, const Tokenizer& tok, int64_t vocab_size) {
   if (tok.has_chat_tokens()) {
     // <|end|> closes every turn: llama.cpp stops a reply on the end-of-turn token.
     set_id("tokenizer.ggml.eot_token_id", tok.special_id(Special::End));
-    w.set("tokenizer.chat_template", GgufValue::str(chat_template_jinja()));
+    w.set("tokenizer.chat_template", GgufValue::str(chat_template_jinja(tok.has_tool_tokens())));
   }
 }
 

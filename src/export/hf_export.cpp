@@ -35,6 +35,9 @@ std::vector<std::string> chat_pieces(const Tokenizer& tok) {
   std::vector<std::string> out;
   if (!tok.has_chat_tokens()) return out;
   for (Special s : {Special::System, Special::User, Special::Assistant, Special::End}) out.push_back(special_piece(s));
+  if (tok.has_tool_tokens()) {
+    for (Special s : {Special::ToolCall, Special::ToolResult, Special::ToolEnd}) out.push_back(special_piece(s));
+  }
   return out;
 }
 
@@ -146,7 +149,7 @@ nlohmann::ordered_json hf_tokenizer_config_json(const Tokenizer& tok, int64_t ma
                                  {"rstrip", false},          {"single_word", false}, {"special", true}};
   }
   j["added_tokens_decoder"] = added;
-  if (tok.has_chat_tokens()) j["chat_template"] = chat_template_jinja();
+  if (tok.has_chat_tokens()) j["chat_template"] = chat_template_jinja(tok.has_tool_tokens());
   return j;
 }
 

@@ -5,7 +5,8 @@
 //   generation_config.json    bos / eos (</s> and the chat <|end|>) / pad ids
 //   tokenizer.model           the sentencepiece model, byte for byte
 //   tokenizer_config.json     LlamaTokenizer (sentencepiece), special tokens, add_bos_token,
-//                             chat_template (chat_template.h), the chat markers as added special tokens
+//                             chat_template (chat_template.h), the chat markers (and the tool
+//                             markers, where the tokenizer has them) as added special tokens
 //   special_tokens_map.json
 #pragma once
 #include <torch/torch.h>

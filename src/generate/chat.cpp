@@ -19,7 +19,7 @@ std::vector<ChatMessage> ChatSession::messages() const {
   if (!system_.empty()) out.push_back({"system", system_});
   for (const auto& t : turns_) {
     out.push_back({"user", t.user});
-    out.push_back({"assistant", t.reply});
+    out.insert(out.end(), t.reply.begin(), t.reply.end());
   }
   return out;
 }
@@ -41,9 +41,11 @@ std::vector<int32_t> ChatSession::prompt_for(const std::string& user, int64_t re
   return ids;
 }
 
-void ChatSession::add_turn(std::string user, std::string reply) {
+void ChatSession::add_turn(std::string user, const std::string& reply) {
   if (user.empty() || reply.empty()) return;
-  turns_.push_back({std::move(user), std::move(reply)});
+  std::vector<ChatMessage> messages = reply_messages(reply);
+  if (messages.empty()) return;
+  turns_.push_back({std::move(user), std::move(messages)});
 }
 
 Decoder& ChatSession::decoder(GPT& model, bool use_cache) {

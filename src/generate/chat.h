@@ -22,6 +22,7 @@
 
 #include "generate/decoder.h"
 #include "generate/sampler.h"
+#include "generate/tool_calls.h"
 #include "tokenizer/chat_template.h"
 
 namespace gptforge {
@@ -41,10 +42,13 @@ class ChatSession {
   // the oldest turns as needed (see above).
   std::vector<int32_t> prompt_for(const std::string& user, int64_t reserve);
   // Records a finished turn. A turn with an empty reply is not recorded (the template has no empty
-  // messages): the conversation goes on as if it had not been asked.
-  void add_turn(std::string user, std::string reply);
+  // messages): the conversation goes on as if it had not been asked. A reply that called tools
+  // (its text shows the markers, tool_calls.h) is kept as its calls, results and answer, so the next
+  // prompt renders it as the model saw it; one whose calls are not whole is not recorded either.
+  void add_turn(std::string user, const std::string& reply);
 
-  // The conversation as messages: the system message (when set), then user / assistant pairs.
+  // The conversation as messages: the system message (when set), then each user message and the
+  // reply's messages (an assistant message; with tool calls, assistant and tool messages).
   std::vector<ChatMessage> messages() const;
   int64_t turns() const { return static_cast<int64_t>(turns_.size()); }
   const Tokenizer& tokenizer() const { return tok_; }
@@ -57,7 +61,8 @@ class ChatSession {
 
  private:
   struct Turn {
-    std::string user, reply;
+    std::string user;
+    std::vector<ChatMessage> reply;
   };
   std::vector<int32_t> render(const std::string& user) const;
 

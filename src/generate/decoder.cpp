@@ -90,6 +90,24 @@ torch::Tensor Decoder::step(const torch::Tensor& next, const std::vector<int32_t
   return last_position(model_->forward_cached(next.reshape({b, 1}).to(device_, torch::kLong), cache_));
 }
 
+torch::Tensor Decoder::feed(const std::vector<int32_t>& ids) {
+  torch::NoGradGuard no_grad;
+  if (batch() != 1) throw RunError("Decoder::feed: forced tokens need a batch of one row, got " + std::to_string(batch()));
+  if (ids.empty()) throw RunError("Decoder::feed: no ids");
+  auto& row = window_[0];
+  row.insert(row.end(), ids.begin(), ids.end());
+  if (window_length() > block_size_) {
+    const int64_t keep = std::min<int64_t>(
+        block_size_, std::max<int64_t>(std::max<int64_t>(1, block_size_ / 2), static_cast<int64_t>(ids.size())));
+    row.erase(row.begin(), row.end() - keep);
+    ++refills_;
+    return prefill();
+  }
+  if (!use_cache_) return last_position(model_->forward(window_tensor()));
+  auto t = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kLong).unsqueeze(0).to(device_);
+  return last_position(model_->forward_cached(t, cache_));
+}
+
 int64_t Decoder::reusable_prefix(const std::vector<int32_t>& window) const {
   // The cache matches the window only on the cached path with one row (a finished generation of
   // several samples kept whichever rows were last alive).

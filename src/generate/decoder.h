@@ -41,6 +41,11 @@ class Decoder {
   // Appends next[b] to row b (next: (B) int64 on the model's device; next_host: the same ids) and
   // returns the logits (B, vocab) of the new position.
   torch::Tensor step(const torch::Tensor& next, const std::vector<int32_t>& next_host);
+  // Appends `ids` to the one row (batch() == 1) in one forward over them, the cache kept, and returns
+  // the logits (1, vocab) of the last: a sampled id and the tool result forced after it
+  // (tool_calls.h). When they would overflow the window, it restarts from the most recent
+  // max(block_size / 2, ids.size()) tokens (at most block_size), as step() restarts.
+  torch::Tensor feed(const std::vector<int32_t>& ids);
   // Keeps the given rows, in this order (a row may repeat: beam search). Rows must be < batch().
   void select_rows(const std::vector<int64_t>& rows);
   // Forgets the window and the cached positions: the next start() runs its whole prompt.

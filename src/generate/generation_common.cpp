@@ -18,6 +18,13 @@ void check_generation_inputs(const std::vector<int32_t>& prompt_ids, const Gener
   opts.validate();
   if (prompt_ids.empty()) throw RunError("generation needs a non-empty prompt (start from EOS for a fresh document)");
   if (!tok && !opts.stop.empty()) throw ConfigError("sample.stop: stop strings need a tokenizer");
+  if (!opts.tools.empty()) {
+    if (!tok) throw ConfigError("sample.tools: tool calls need a tokenizer");
+    if (!tok->has_tool_tokens()) {
+      throw ConfigError("sample.tools: the tokenizer has no tool tokens (<|tool_call|>, <|tool_result|>, <|tool_end|>): "
+                        "it was trained before they were reserved; train a new tokenizer and model to use tools");
+    }
+  }
 }
 
 torch::Tensor presence_mask(const std::vector<int32_t>& prompt, int64_t rows, int64_t vocab,

@@ -35,6 +35,9 @@ struct ProbePosition {
   double entropy_bits = 0;
   int64_t next_rank = 0;             // 0: last position
   double next_prob = 0;              // probability given to the token that follows
+  // Where the token came from: "prompt", "model" (sampled by `probe --generate`) or "tool" (a tool's
+  // result, forced by the decoder: the model read it but did not choose it, tool_calls.h).
+  std::string origin = "prompt";
 };
 
 struct LensLayer {

@@ -95,6 +95,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .ent { display: inline-block; height: 8px; background: #e8a33d; border-radius: 2px; vertical-align: middle; margin-left: 4px; }
 .sp { opacity: 0.5; }
 .rank1 { color: #1a7f37; font-weight: 600; }
+tr.model td { background: #f4f9f4; }
+tr.tool td { background: #fdf3e1; }
 .rankbad { color: #b42318; }
 table.heat td, table.heat th { padding: 0; }
 table.heat td.c { width: 58px; min-width: 58px; max-width: 58px; height: 22px; font: 11px ui-monospace, Menlo, Consolas, monospace; text-align: center; overflow: hidden; white-space: pre; text-overflow: ellipsis; border: 1px solid #fff; cursor: default; }
@@ -206,8 +208,8 @@ nlohmann::json probe_json(const ProbeResult& r) {
   nlohmann::json tokens = nlohmann::json::array();
   for (size_t i = 0; i < r.positions.size(); ++i) {
     const ProbePosition& p = r.positions[i];
-    nlohmann::json t = {{"position", i}, {"id", p.id}, {"text", p.text}, {"entropy", p.entropy_bits},
-                        {"top", candidates_json(p.top)}};
+    nlohmann::json t = {{"position", i}, {"id", p.id}, {"text", p.text}, {"origin", p.origin},
+                        {"entropy", p.entropy_bits}, {"top", candidates_json(p.top)}};
     t["next_rank"] = p.next_rank > 0 ? nlohmann::json(p.next_rank) : nlohmann::json(nullptr);
     t["next_prob"] = p.next_rank > 0 ? nlohmann::json(p.next_prob) : nlohmann::json(nullptr);
     tokens.push_back(std::move(t));
@@ -244,8 +246,8 @@ nlohmann::json probe_json(const ProbeResult& r) {
 }
 
 std::string probe_table(const ProbeResult& r) {
-  std::string out = strprintf("%4s  %-14s %7s %8s  %-16s  %s\n", "pos", "token", "id", "entropy", "next: rank (p)",
-                              "top candidates for the next token");
+  std::string out = strprintf("%4s  %-6s %-14s %7s %8s  %-16s  %s\n", "pos", "from", "token", "id", "entropy",
+                              "next: rank (p)", "top candidates for the next token");
   for (size_t i = 0; i < r.positions.size(); ++i) {
     const ProbePosition& p = r.positions[i];
     std::string rank = p.next_rank > 0 ? strprintf("%lld (%.3f)", (long long)p.next_rank, p.next_prob) : "-";
@@ -254,10 +256,11 @@ std::string probe_table(const ProbeResult& r) {
       if (c) cands += "  ";
       cands += "\"" + p.top[c].text + "\" " + strprintf("%.3f", p.top[c].prob);
     }
-    out += strprintf("%4zu  ", i) + cell(p.text, 14) + strprintf(" %7d %8.3f  ", p.id, p.entropy_bits) +
+    out += strprintf("%4zu  %-6s ", i, p.origin.c_str()) + cell(p.text, 14) + strprintf(" %7d %8.3f  ", p.id, p.entropy_bits) +
            cell(rank, 16, false) + "  " + cands + "\n";
   }
-  out += "entropy in bits; rank 1 = the model's top guess was the token that follows\n";
+  out += "entropy in bits; rank 1 = the model's top guess was the token that follows; from: prompt, model "
+         "(generated) or tool (a tool's result, forced: not the model's choice)\n";
   if (!r.lens.empty()) {
     out += "\nlogit lens: top-1 token of each layer's residual (* = the token that follows)\n";
     out += strprintf("%4s  ", "pos") + cell("token", 12, false);
@@ -295,12 +298,15 @@ std::string probe_html(const ProbeResult& r) {
   for (const auto& p : r.positions) max_entropy = std::max(max_entropy, p.entropy_bits);
   h += "<h2>Next-token predictions</h2>\n";
   h += "<div class=\"note\">At each position: the candidates for the next token, the entropy of the distribution "
-       "(bits), and the rank (1 = top guess) and probability the model gave the token that actually follows.</div>\n";
+       "(bits), and the rank (1 = top guess) and probability the model gave the token that actually follows. "
+       "Rows on green: tokens the model generated; on amber: a tool's result, forced by the decoder (the model "
+       "read it but did not choose it).</div>\n";
   h += "<div class=\"scroll\"><table class=\"tokens\">\n<tr><th>pos</th><th>token</th><th>id</th><th>entropy "
        "(bits)</th><th>next token</th><th>rank (p)</th><th>top candidates</th></tr>\n";
   for (int64_t i = 0; i < T; ++i) {
     const ProbePosition& p = r.positions[static_cast<size_t>(i)];
-    h += strprintf("<tr><td class=\"num\">%lld</td><td><span class=\"tok\">", (long long)i) + chip(p.text) +
+    h += strprintf("<tr class=\"%s\" title=\"%s\"><td class=\"num\">%lld</td><td><span class=\"tok\">", p.origin.c_str(),
+                   p.origin.c_str(), (long long)i) + chip(p.text) +
          strprintf("</span></td><td class=\"num\">%d</td>", p.id);
     h += strprintf("<td class=\"num\">%.3f<span class=\"ent\" style=\"width:%.0fpx\"></span></td>", p.entropy_bits,
                    40.0 * p.entropy_bits / max_entropy);

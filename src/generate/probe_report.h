@@ -4,7 +4,8 @@
 //
 // JSON layout (probabilities in [0, 1], entropy in bits):
 //   { "source", "prompt", "top_k", "entropy_unit": "bits", "n_layer", "n_head",
-//     "tokens": [ { "position", "id", "text", "entropy", "next_rank" (null at the last position),
+//     "tokens": [ { "position", "id", "text", "origin" (prompt | model | tool), "entropy",
+//                   "next_rank" (null at the last position),
 //                   "next_prob" (null there too), "top": [ { "id", "text", "prob" } ] } ],
 //     "logit_lens": { "layers": ["embed", "block 0", ...], "top": [layer][position] -> [ {id, text, prob} ] },
 //     "attention": [layer][head][query][key] (rounded to 4 decimals) }

@@ -12,6 +12,7 @@
 #include "generate/generation_common.h"
 #include "generate/logits_processors.h"
 #include "generate/stop_strings.h"
+#include "generate/tool_calls.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/units.h"
@@ -62,6 +63,7 @@ struct Row {
   std::vector<int32_t> history;        // prompt + ids, kept only for the no-repeat n-gram
   std::unique_ptr<TextTracker> text;   // with a tokenizer
   double logprob = 0;                  // with opts.logprobs: of every sampled id
+  std::unique_ptr<ToolCallWatcher> tools;  // with opts.tools
 };
 
 // seed_per_row: each row's id drawn from its own generator, as a one-row call would draw it.
@@ -90,6 +92,7 @@ GenerationOptions GenerationOptions::from_config(const SampleConfig& s, uint64_t
   o.length_penalty = s.length_penalty;
   o.num_samples = s.num_samples;
   o.stop = s.stop;
+  o.tools = s.tools;
   o.seed = seed;
   return o;
 }
@@ -112,6 +115,10 @@ void GenerationOptions::validate() const {
   }
   for (const auto& s : stop) {
     if (s.empty()) bad("stop", "empty stop string");
+  }
+  parse_tools(tools);  // names the key for an unknown tool
+  if (!tools.empty() && beam_width > 1) {
+    bad("tools", "tool calls need sampling or greedy decoding, not beam search (sample.beam_width 1)");
   }
 }
 
@@ -164,7 +171,8 @@ void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, cons
     Row& r = rows[static_cast<size_t>(i)];
     r.sample = static_cast<int>(i);
     if (opts.no_repeat_ngram > 0) r.history = prompt_ids;
-    if (tok) r.text = std::make_unique<TextTracker>(*tok, opts.stop);
+    if (tok) r.text = std::make_unique<TextTracker>(*tok, opts.stop, /*show_tool_markers=*/!opts.tools.empty());
+    if (!opts.tools.empty()) r.tools = std::make_unique<ToolCallWatcher>(*tok);
   }
   torch::Tensor present;
   if (opts.repetition_penalty != 1.0) present = presence_mask(prompt_ids, n, vocab, device);
@@ -182,6 +190,7 @@ void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, cons
     }
     g.ids = std::move(r.ids);
     g.logprob = r.logprob;
+    if (r.tools) g.tool_calls = r.tools->calls();
   };
 
   // ---- Decode: process, pick, feed back, until every row has ended ----
@@ -210,6 +219,7 @@ void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, cons
     const bool last_step = step + 1 >= opts.max_new_tokens;
     std::vector<int64_t> keep;
     std::vector<int32_t> keep_ids;
+    std::vector<int32_t> forced;  // with tools (one row): the sampled id, then the tool's result
     for (size_t i = 0; i < rows.size(); ++i) {
       Row& r = rows[i];
       const int32_t id = static_cast<int32_t>(picked[i]);
@@ -233,10 +243,42 @@ void sample_batch(Decoder& decoder, const std::vector<int32_t>& prompt_ids, cons
         finish(r, "length", -1);
         continue;
       }
+      if (r.tools) {
+        if (auto result = r.tools->push(id)) {
+          // The call is closed: its result joins the row as if written there (tool_calls.h).
+          if (callbacks.on_forced) callbacks.on_forced(first_sample + r.sample, *result);
+          bool stopped = false;
+          for (int32_t f : *result) {
+            r.ids.push_back(f);
+            if (opts.no_repeat_ngram > 0) r.history.push_back(f);
+            if (r.text && !stopped) stopped = r.text->push(f);
+          }
+          if (stopped) {
+            finish(r, "stop_string", -1);
+            continue;
+          }
+          if (r.text) {
+            std::string ready = r.text->take_ready();
+            if (!ready.empty() && callbacks.on_text) callbacks.on_text(first_sample + r.sample, ready);
+          }
+          forced.push_back(id);
+          forced.insert(forced.end(), result->begin(), result->end());
+        }
+      }
       keep.push_back(static_cast<int64_t>(i));
       keep_ids.push_back(id);
     }
     if (keep.empty()) break;
+    if (!forced.empty()) {
+      // One row (tools decode a sample alone): the sampled id and the result in one forward.
+      if (present.defined()) {
+        present.index_fill_(1, torch::tensor(std::vector<int64_t>(forced.begin(), forced.end()), torch::kLong).to(device),
+                            true);
+      }
+      logits = decoder.feed(forced);
+      ++st.steps;
+      continue;
+    }
 
     // Finished rows leave the batch: the decoder's cache, the presence mask and the ids follow.
     if (keep.size() != rows.size()) {
@@ -276,6 +318,23 @@ void generate_each(Decoder& decoder, const std::vector<int32_t>& prompt_ids, con
   GenerationStats local;
   GenerationStats& st = stats ? *stats : local;
   st = GenerationStats{};
+  if (!opts.tools.empty()) {
+    // A forced result lengthens one row only: each sample decodes alone, seeded seed + i (sampler.h).
+    for (int64_t i = 0; i < opts.num_samples; ++i) {
+      GenerationOptions one = opts;
+      one.num_samples = 1;
+      one.seed = opts.seed + static_cast<uint64_t>(i);
+      one.seed_per_row = false;
+      if (opts.max_new_tokens == 0) {
+        Generation g;
+        g.finish_reason = "length";
+        sink(static_cast<int>(i), std::move(g));
+        continue;
+      }
+      sample_batch(decoder, prompt_ids, one, tok, callbacks, static_cast<int>(i), st, sink);
+    }
+    return;
+  }
   for (int64_t first = 0, batch = 0; first < opts.num_samples; first += kMaxSampleRows, ++batch) {
     GenerationOptions batch_opts = opts;
     batch_opts.num_samples = std::min(kMaxSampleRows, opts.num_samples - first);

@@ -26,6 +26,14 @@
 //                 contains a stop string (the text is cut just before it), or after max_new_tokens.
 //                 Finished rows leave the batch.
 //
+// Tool calls (opts.tools, tool_calls.h): when a row's <|tool_end|> closes a <|tool_call|>, the tool
+// runs and its result, <|tool_result|> RESULT <|tool_end|>, is forced into the row: one forward over
+// the closing id and the result together (Decoder::feed), the cache kept, then sampling goes on.
+// Forced ids are part of Generation::ids and of the text (which shows the tool markers), but they are
+// not drawn: no random number, no log-probability, and they do not count against max_new_tokens.
+// A forced result makes one row longer than the others, so with tools every sample is decoded as
+// a batch of its own, sample i drawing from a generator seeded seed + i (the seed_per_row rule).
+//
 // Long outputs: the context window holds at most block_size tokens. When a new token would overflow
 // it, the window restarts from the most recent block_size/2 tokens: the cache is reset and re-filled
 // by one forward over them ("re-prefill"), for every position type (learned, sinusoidal, RoPE,
@@ -50,6 +58,7 @@
 #include <string>
 #include <vector>
 
+#include "generate/tool_calls.h"
 #include "model/gpt.h"
 #include "tokenizer/tokenizer.h"
 #include "util/config.h"
@@ -79,6 +88,7 @@ struct GenerationOptions {
   double length_penalty = 1.0;
   int64_t num_samples = 1;
   std::vector<std::string> stop;   // stop strings (need a tokenizer)
+  std::vector<std::string> tools;  // tools the model may call ("calc"); need a tokenizer with the tool tokens
   uint64_t seed = 1337;            // run.seed
 
   // Not config keys: set by the caller.
@@ -94,7 +104,8 @@ struct GenerationOptions {
 
   static GenerationOptions from_config(const SampleConfig& sample, uint64_t seed);
   // Throws ConfigError naming the sample.* key for a value out of range or a bad combination
-  // (negative temperature, top_p outside (0, 1], beam_width 0, num_samples > beam_width in beam search).
+  // (negative temperature, top_p outside (0, 1], beam_width 0, num_samples > beam_width in beam search,
+  // an unknown tool, tools with beam search).
   void validate() const;
   bool greedy() const { return temperature == 0.0; }
 };
@@ -127,6 +138,9 @@ struct Generation {
                               // own when no penalty is on): beam search always, sampling with
                               // opts.logprobs (every sampled token: also those a stop string cut)
   double score = 0;           // beam search: logprob / length^length_penalty
+  std::vector<ToolCallRecord> tool_calls;  // with opts.tools: every call the decoder ran, in order
+  // The reply after the last tool result (the whole text when no tool ran): the answer itself.
+  std::string answer() const { return text_after_tool_calls(text); }
 };
 
 // Streaming hooks; either may be empty. Samples are numbered 0..num_samples-1.
@@ -138,6 +152,9 @@ struct GenerationCallbacks {
   // tokenizer. Concatenated per sample, it equals Generation::text. Beam search calls it once per
   // returned sequence, at the end.
   std::function<void(int sample, const std::string& text)> on_text;
+  // The ids a tool call forced after the sampled <|tool_end|> that closed it (tool_calls.h): its
+  // result between <|tool_result|> and <|tool_end|>, which the model read but did not choose.
+  std::function<void(int sample, const std::vector<int32_t>& ids)> on_forced;
 };
 
 // Generates continuations of prompt_ids (non-empty; the last block_size tokens are used).

@@ -13,8 +13,8 @@ size_t find_stop(const std::string& text, const std::vector<std::string>& stops,
   return best;
 }
 
-TextTracker::TextTracker(const Tokenizer& tok, std::vector<std::string> stops)
-    : streamer_(tok), stops_(std::move(stops)) {
+TextTracker::TextTracker(const Tokenizer& tok, std::vector<std::string> stops, bool show_tool_markers)
+    : streamer_(tok, show_tool_markers), stops_(std::move(stops)) {
   for (const auto& s : stops_) longest_stop_ = std::max(longest_stop_, s.size());
 }
 

@@ -14,8 +14,8 @@ namespace gptforge {
 
 class TextTracker {
  public:
-  // `stops` must not contain empty strings.
-  TextTracker(const Tokenizer& tok, std::vector<std::string> stops);
+  // `stops` must not contain empty strings. show_tool_markers: see TokenStreamer.
+  TextTracker(const Tokenizer& tok, std::vector<std::string> stops, bool show_tool_markers = false);
 
   // Adds a generated id. Returns true when a stop string appeared: the text then ends just before
   // it and further pushes are ignored.

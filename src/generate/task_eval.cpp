@@ -18,6 +18,7 @@ TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>
   greedy.temperature = 0;  // deterministic, no draws
   greedy.max_new_tokens = opts.max_new_tokens;
   greedy.stop_ids = {end};
+  greedy.tools = opts.tools;
   GenerationOptions sampled = greedy;
   sampled.temperature = opts.sampling.temperature;
   sampled.top_k = opts.sampling.top_k;
@@ -41,7 +42,8 @@ TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>
     TaskPrediction p;
     p.task = ex.task;
     p.prompt = ex.messages.front().content;
-    p.got = normalize_answer(gens.at(0).text, false);
+    p.got = normalize_answer(gens.at(0).answer(), false);
+    if (!opts.tools.empty()) p.text = gens.at(0).text;
     p.want = normalize_answer(expected_answer(ex), false);
     const std::string want = normalize_answer(p.want, ex.ignore_case);
     p.correct = normalize_answer(p.got, ex.ignore_case) == want;
@@ -49,7 +51,7 @@ TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>
       sampled.seed = example_seed(opts.sampling.seed, j);
       std::vector<double> logprobs;
       for (const auto& g : generate_detailed(decoder, prompt.ids, sampled, &m.tokenizer)) {
-        p.samples.push_back(normalize_answer(g.text, ex.ignore_case));
+        p.samples.push_back(normalize_answer(g.answer(), ex.ignore_case));
         logprobs.push_back(g.logprob);
       }
       const Vote vote = majority_vote(p.samples, logprobs);

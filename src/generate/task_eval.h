@@ -4,6 +4,9 @@
 // whitespace trimmed; letters case-folded only for an example marked ignore_case). Accuracy per task
 // and overall.
 //
+// Tools (opts.tools, tool_calls.h): the replies, greedy and sampled, may call the calculator; the
+// answer compared is the text after the last tool result (Generation::answer).
+//
 // Self-consistency (samples > 0, generate/self_consistency.h): each example also gets `samples`
 // answers drawn with the sampler's temperature, top_k, top_p and min_p (no penalties, as greedy has
 // none), all of them rows of one batch (generate_detailed: one prefill, then one forward per step),
@@ -31,7 +34,8 @@ struct TaskScore {
 };
 
 struct TaskPrediction {
-  std::string task, prompt, want, got;  // got: the greedy reply, trimmed
+  std::string task, prompt, want, got;  // got: the greedy reply (after its last tool result), trimmed
+  std::string text;                     // with tools: the whole greedy reply, tool markers shown
   bool correct = false;
   // Self-consistency: every sample's answer (normalised), the vote's winner and its count.
   std::vector<std::string> samples;
@@ -55,6 +59,7 @@ struct TaskEvalOptions {
   // For the samples: temperature, top_k, top_p, min_p and seed (run.seed) are used; the rest is set
   // here (no penalties, <|end|> ends a reply, one generator per row).
   GenerationOptions sampling;
+  std::vector<std::string> tools;  // the tools the replies may call (sample.tools); none when empty
 };
 
 TaskEvalResult evaluate_tasks(LoadedModel& m, const std::vector<InstructExample>& examples, const TaskEvalOptions& opts);

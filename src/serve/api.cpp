@@ -61,6 +61,11 @@ ApiServer::ApiServer(ServedModel served, const ServeConfig& cfg, uint64_t seed, 
   limits_.default_max_tokens = cfg.max_tokens;
   limits_.max_n = std::min(cfg.max_n, cfg.max_batch);
   limits_.default_seed = seed;
+  limits_.tools = cfg.tools;
+  if (!cfg.tools.empty() && !served_.tokenizer.has_tool_tokens()) {
+    throw ConfigError("serve.tools: the tokenizer has no tool tokens (<|tool_call|>, <|tool_result|>, <|tool_end|>): "
+                      "it was trained before they were reserved; train a new tokenizer and model to use tools");
+  }
   engine_ = std::make_unique<BatchEngine>(served_.model, served_.tokenizer, cfg.max_batch, cfg.queue_size,
                                           start_engine);
 }

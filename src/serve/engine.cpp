@@ -3,10 +3,12 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "generate/decoder.h"
 #include "generate/generation_common.h"
 #include "generate/stop_strings.h"
+#include "generate/tool_calls.h"
 #include "util/errors.h"
 #include "util/log.h"
 
@@ -65,6 +67,7 @@ struct BatchEngine::Row {
   int32_t pending = 0;          // sampled, to be fed by the next step
   torch::Tensor present;        // (1, V) bool, for the repetition penalty
   std::unique_ptr<TextTracker> text;
+  std::unique_ptr<ToolCallWatcher> tools;  // with opts.tools
   int64_t generated = 0;        // sampled ids, end tokens included
   bool done = false;
 };
@@ -211,7 +214,7 @@ void BatchEngine::loop() {
       for (int64_t b = 0; b < batch; ++b) {
         Row& r = *rows_[static_cast<size_t>(b)];
         r.window.push_back(r.pending);
-        consume(r, logits.narrow(0, b, 1));
+        consume(r, logits.narrow(0, b, 1), b);
       }
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -243,7 +246,8 @@ void BatchEngine::admit(Queued& q) {
     row->choice = static_cast<int>(c);
     row->gen = at::detail::createCPUGenerator(job->opts.seed + static_cast<uint64_t>(c));
     row->window = job->prompt;
-    row->text = std::make_unique<TextTracker>(tok_, job->opts.stop);
+    row->text = std::make_unique<TextTracker>(tok_, job->opts.stop, /*show_tool_markers=*/!job->opts.tools.empty());
+    if (!job->opts.tools.empty()) row->tools = std::make_unique<ToolCallWatcher>(tok_);
     rows_.push_back(std::move(row));
   }
   // A job whose client left or whose deadline passed while it waited ends here, unrun.
@@ -263,11 +267,11 @@ void BatchEngine::admit(Queued& q) {
     Row& r = *rows_[static_cast<size_t>(first + c)];
     if (present.defined()) r.present = present.clone();
     slots_.load(first + c, cache);
-    consume(r, logits);
+    consume(r, logits, first + c);
   }
 }
 
-bool BatchEngine::consume(Row& r, const torch::Tensor& logits) {
+bool BatchEngine::consume(Row& r, const torch::Tensor& logits, int64_t slot) {
   const GenerationOptions& opts = r.job->opts;
   torch::Tensor scores = apply_penalties(logits, opts, r.present, {}, &tok_);
   const auto id = static_cast<int32_t>(next_tokens(scores, opts, r.gen).item<int64_t>());
@@ -292,7 +296,14 @@ bool BatchEngine::consume(Row& r, const torch::Tensor& logits) {
       }
     }
   }
-  const bool stopped = r.text->push(id);
+  bool stopped = r.text->push(id);
+  std::optional<std::vector<int32_t>> forced;  // a tool's result, when `id` closed a call
+  if (!stopped && r.tools && r.generated < opts.max_new_tokens) {
+    forced = r.tools->push(id);
+    if (forced) {
+      for (int32_t f : *forced) stopped = stopped || r.text->push(f);
+    }
+  }
   if (!stopped) e.text = r.text->take_ready();
   r.state->push({std::move(e)}, 1);
   if (stopped) {
@@ -303,8 +314,36 @@ bool BatchEngine::consume(Row& r, const torch::Tensor& logits) {
     finish(r, "length");
     return false;
   }
-  r.pending = id;
   if (r.present.defined()) r.present[0][id] = true;
+  if (!forced) {
+    r.pending = id;
+    return true;
+  }
+  // The result joins the row as if the model had written it (generate/tool_calls.h): the slot is
+  // re-filled with the window, the sampled id and the result but its last id, which the next step
+  // feeds as the pending one. Like the sampler's Decoder::feed, a window that would overflow keeps
+  // its most recent max(block_size / 2, the new ids) ids.
+  std::vector<int32_t> added = {id};
+  added.insert(added.end(), forced->begin(), forced->end());
+  if (r.present.defined()) {
+    for (int32_t f : *forced) r.present[0][f] = true;
+  }
+  r.window.insert(r.window.end(), added.begin(), added.end());
+  const int64_t block = model_->config().block_size;
+  if (static_cast<int64_t>(r.window.size()) > block) {
+    const int64_t keep = std::min<int64_t>(block, std::max<int64_t>(std::max<int64_t>(1, block / 2),
+                                                                    static_cast<int64_t>(added.size())));
+    r.window.erase(r.window.begin(), r.window.end() - keep);
+  }
+  r.pending = r.window.back();
+  r.window.pop_back();
+  if (r.window.empty()) {
+    slots_.clear(slot);
+  } else {
+    KVCache cache = model_->make_cache(1);
+    model_->forward_cached(ids_tensor(r.window, model_->wte->weight.device()), cache);
+    slots_.load(slot, cache);
+  }
   return true;
 }
 

@@ -15,6 +15,11 @@
 // most recent max(1, block_size / 2) tokens (re-prefilled alone, then back in the batch). So a greedy
 // choice gives the ids generate_detailed gives, alone or batched with others (tested); a sampled one
 // too for n = 1, whose generator is seeded with the request's seed (choice i of n uses seed + i).
+//
+// Tools (serve.tools, generate/tool_calls.h): when a choice's token closes a tool call, the result
+// is forced into its slot (the slot re-filled alone, as after a slide) and the choice goes on in the
+// batch; the result's text streams with the token that closed the call. Forced ids are not sampled:
+// they do not count as completion tokens nor against max_tokens.
 #pragma once
 #include <torch/torch.h>
 
@@ -135,8 +140,9 @@ class BatchEngine {
   struct Row;
   void loop();
   void admit(Queued& q);
-  // Samples row r's next token from its logits (1, V) and emits it; false when the row has ended.
-  bool consume(Row& r, const torch::Tensor& logits);
+  // Samples row r (in `slot`)'s next token from its logits (1, V) and emits it; false when the row
+  // has ended. When the token closes a tool call, the result is forced into the slot.
+  bool consume(Row& r, const torch::Tensor& logits, int64_t slot);
   void finish(Row& r, const std::string& reason);
   // Restarts a row whose slot is full from its most recent tokens (the sampler's window slide).
   void slide(int64_t slot);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "generate/tool_calls.h"
 #include "serve/api_error.h"
 #include "tokenizer/chat_template.h"
 
@@ -168,6 +169,17 @@ std::vector<ChatMessage> chat_messages(const json& body) {
       throw bad_field(where + ".content", "'" + where + ".content' must be a string");
     }
     if (text.empty()) throw bad_field(where + ".content", "'" + where + ".content' must not be empty");
+    if (*role == "assistant" && text.find("<|tool_") != std::string::npos) {
+      // A reply of this server that called a tool, sent back as history: its calls and results
+      // become the messages the template renders (generate/tool_calls.h).
+      std::vector<ChatMessage> parts = reply_messages(text);
+      if (parts.empty()) {
+        throw bad_field(where + ".content", "'" + where + ".content' has tool markers that are not whole calls "
+                                            "(<|tool_call|>EXPR<|tool_end|><|tool_result|>RESULT<|tool_end|>ANSWER)");
+      }
+      messages.insert(messages.end(), parts.begin(), parts.end());
+      continue;
+    }
     messages.push_back({role->get<std::string>(), text});
   }
   return messages;
@@ -211,6 +223,7 @@ GenerationRequest parse_generation_request(const std::string& text, bool chat, c
   r.n = int_field(body, "n", 1, limits.max_n, 1);
   r.stream = bool_field(body, "stream", false);
   o.stop_at_eos = !bool_field(body, "ignore_eos", false);
+  o.tools = limits.tools;
   if (chat) {
     const bool logprobs = bool_field(body, "logprobs", false);
     const int64_t top = int_field(body, "top_logprobs", 0, 20, 0);

@@ -48,6 +48,7 @@ struct RequestLimits {
   int64_t default_max_tokens = 256;
   int64_t max_n = 8;               // min(serve.max_n, serve.max_batch)
   uint64_t default_seed = 1337;
+  std::vector<std::string> tools;  // serve.tools: what every request's replies may call
 };
 
 // Parses a request body (JSON text). Throws ApiError.

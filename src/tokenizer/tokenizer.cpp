@@ -2,6 +2,7 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "util/errors.h"
@@ -33,6 +34,9 @@ const char* special_piece(Special s) {
     case Special::User: return "<|user|>";
     case Special::Assistant: return "<|assistant|>";
     case Special::End: return "<|end|>";
+    case Special::ToolCall: return "<|tool_call|>";
+    case Special::ToolResult: return "<|tool_result|>";
+    case Special::ToolEnd: return "<|tool_end|>";
   }
   return "";
 }
@@ -141,6 +145,13 @@ bool Tokenizer::has_chat_tokens() const {
   return true;
 }
 
+bool Tokenizer::has_tool_tokens() const {
+  for (Special s : {Special::ToolCall, Special::ToolResult, Special::ToolEnd}) {
+    if (special_id(s) < 0) return false;
+  }
+  return true;
+}
+
 bool Tokenizer::is_special(int32_t id) const {
   check_id(id);
   return sp_->IsControl(id) || sp_->IsUnknown(id);
@@ -151,8 +162,19 @@ bool Tokenizer::is_byte(int32_t id) const {
   return sp_->IsByte(id);
 }
 
+TokenStreamer::TokenStreamer(const Tokenizer& tok, bool show_tool_markers) : tok_(tok) {
+  if (!show_tool_markers) return;
+  for (Special s : {Special::ToolCall, Special::ToolResult, Special::ToolEnd}) {
+    if (tok.special_id(s) >= 0) shown_.push_back(tok.special_id(s));
+  }
+}
+
 std::string TokenStreamer::push(int32_t id) {
-  pending_ += tok_.token_bytes(id);
+  if (std::find(shown_.begin(), shown_.end(), id) != shown_.end()) {
+    pending_ += tok_.piece(id);
+  } else {
+    pending_ += tok_.token_bytes(id);
+  }
   size_t n = complete_utf8_prefix(pending_);
   std::string out = pending_.substr(0, n);
   pending_.erase(0, n);

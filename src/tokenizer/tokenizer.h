@@ -3,7 +3,13 @@
 //
 //   0 <pad>   1 <unk>   2 <s> (bos)   3 </s> (eos)
 //   4 <|system|>   5 <|user|>   6 <|assistant|>   7 <|end|>     (chat roles, for sft and chat)
-//   8..263 <0x00>..<0xFF>  byte-fallback pieces, then the learned pieces
+//   8 <|tool_call|>   9 <|tool_result|>   10 <|tool_end|>          (tool calls, generate/tool_calls.h)
+//   11..266 <0x00>..<0xFF>  byte-fallback pieces, then the learned pieces
+//
+// Tokenizers trained before the tool tokens were reserved have their byte pieces at 8..263 and no
+// tool tokens. They load and work as before: every special is found by its piece, not its id
+// (special_id answers -1 for one a tokenizer lacks, has_tool_tokens() false), and asking such a
+// tokenizer for tools is an error that says so (require_tool_tokens, chat_template.h).
 //
 // The specials are sentencepiece control symbols: ordinary text never encodes to them (the text
 // "<|user|>" becomes several ordinary pieces), and decode() drops them. Build a chat prompt by
@@ -24,7 +30,7 @@ class SentencePieceProcessor;
 
 namespace gptforge {
 
-enum class Special { Pad, Unk, Bos, Eos, System, User, Assistant, End };
+enum class Special { Pad, Unk, Bos, Eos, System, User, Assistant, End, ToolCall, ToolResult, ToolEnd };
 
 // The fixed ids of tokenizers trained by gptforge.
 constexpr int32_t kPadId = 0;
@@ -35,7 +41,10 @@ constexpr int32_t kSystemId = 4;
 constexpr int32_t kUserId = 5;
 constexpr int32_t kAssistantId = 6;
 constexpr int32_t kEndId = 7;
-constexpr int32_t kNumReservedIds = 8;
+constexpr int32_t kToolCallId = 8;
+constexpr int32_t kToolResultId = 9;
+constexpr int32_t kToolEndId = 10;
+constexpr int32_t kNumReservedIds = 11;
 
 // The piece text of a special token: "<pad>", "<unk>", "<s>", "</s>", "<|system|>", ...
 const char* special_piece(Special s);
@@ -71,6 +80,9 @@ class Tokenizer {
   int32_t special_id(Special s) const;
   // All four chat role tokens are present as control symbols.
   bool has_chat_tokens() const;
+  // <|tool_call|>, <|tool_result|> and <|tool_end|> are present as control symbols (tokenizers
+  // trained before they were reserved lack them).
+  bool has_tool_tokens() const;
   // A control or unknown token (never produced by text, decodes to nothing or "⁇").
   bool is_special(int32_t id) const;
   bool is_byte(int32_t id) const;
@@ -86,9 +98,11 @@ class Tokenizer {
 
 // Turns generated ids into text as they come: push() returns the text that is final so far,
 // holding back the bytes of a character whose remaining bytes have not been generated yet.
+// With show_tool_markers, the tool tokens (<|tool_call|>, <|tool_result|>, <|tool_end|>) appear as
+// their piece text instead of nothing, so that a reply that called a tool shows where it did.
 class TokenStreamer {
  public:
-  explicit TokenStreamer(const Tokenizer& tok) : tok_(tok) {}
+  explicit TokenStreamer(const Tokenizer& tok, bool show_tool_markers = false);
   std::string push(int32_t id);
   // Whatever is still held back (an incomplete character becomes U+FFFD).
   std::string flush();
@@ -97,6 +111,7 @@ class TokenStreamer {
 
  private:
   const Tokenizer& tok_;
+  std::vector<int32_t> shown_;  // ids that decode to their piece (the tool markers, when shown)
   std::string pending_;
 };
 

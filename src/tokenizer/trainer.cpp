@@ -158,7 +158,9 @@ std::unordered_map<std::string, std::string> sentencepiece_trainer_args(const To
       {"bos_piece", special_piece(Special::Bos)},
       {"eos_piece", special_piece(Special::Eos)},
       {"control_symbols", join({special_piece(Special::System), special_piece(Special::User),
-                                special_piece(Special::Assistant), special_piece(Special::End)},
+                                special_piece(Special::Assistant), special_piece(Special::End),
+                                special_piece(Special::ToolCall), special_piece(Special::ToolResult),
+                                special_piece(Special::ToolEnd)},
                                ",")},
       {"minloglevel", log_level() == LogLevel::Debug ? "0" : "2"},
   };
@@ -195,7 +197,7 @@ TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, TextSource& text
   sentencepiece::SentencePieceProcessor sp;
   if (!sp.LoadFromSerializedProto(model).ok()) throw RunError("sentencepiece produced an unreadable model");
   for (Special s : {Special::Pad, Special::Unk, Special::Bos, Special::Eos, Special::System, Special::User,
-                    Special::Assistant, Special::End}) {
+                    Special::Assistant, Special::End, Special::ToolCall, Special::ToolResult, Special::ToolEnd}) {
     int id = static_cast<int>(s);
     if (sp.IdToPiece(id) != special_piece(s)) {
       throw RunError("trained tokenizer has '" + sp.IdToPiece(id) + "' at id " + std::to_string(id) + ", expected " +

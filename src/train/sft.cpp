@@ -28,7 +28,10 @@ std::vector<SftExample> render_examples(const std::vector<InstructExample>& exam
       throw DataError(ex.where + ": " + e.what());
     }
     SftExample s{std::move(r.ids), std::move(r.loss_mask)};
-    if (all) std::fill(s.loss_mask.begin() + 1, s.loss_mask.end(), 1);
+    // loss_on=all: every token but what a tool wrote (the model never predicts a result).
+    if (all) {
+      for (size_t i = 1; i < s.loss_mask.size(); ++i) s.loss_mask[i] = r.from_tool[i] ? 0 : 1;
+    }
     s.loss_mask[0] = 0;  // nothing predicts the first token
     if (s.ids.size() > max_len) {
       if (cfg.sft.overlong == "drop") {

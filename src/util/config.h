@@ -37,7 +37,9 @@ struct RunConfig {
 
   template <class V>
   void fields(V& v) {
-    v("threads", threads, "Intra-op CPU threads; 0 uses every core (shared among a distributed run's local processes)",
+    v("threads", threads,
+      "Intra-op CPU threads; 0 uses every core (shared among a distributed run's local processes), and in "
+      "training fewer while other processes keep the cores busy (util/thread_governor.h)",
       Range{0, 1024});
     v("device", device, "Where to run: auto (CUDA when present), cpu or cuda", Choices{{"auto", "cpu", "cuda"}});
     v("seed", seed, "Seed for every random generator of the run", Range{0, 9.2e18});
@@ -296,6 +298,7 @@ struct SampleConfig {
   int64_t num_samples = 1;
   std::vector<std::string> stop;
   std::string system;
+  std::vector<std::string> tools;
 
   template <class V>
   void fields(V& v) {
@@ -312,6 +315,9 @@ struct SampleConfig {
     v("num_samples", num_samples, "Samples per prompt", Range{1, 1e6});
     v("stop", stop, "Stop strings: generation ends when one appears");
     v("system", system, "System prompt for chat");
+    v("tools", tools,
+      "Tools the model may call while decoding: calc (the calculator, generate/tool_calls.h); none when empty",
+      ItemChoices{{"calc"}});
   }
 };
 
@@ -354,6 +360,7 @@ struct ServeConfig {
   double request_timeout = 300.0;
   int64_t max_tokens = 256;
   int64_t max_n = 8;
+  std::vector<std::string> tools;
 
   template <class V>
   void fields(V& v) {
@@ -367,6 +374,9 @@ struct ServeConfig {
       Range{0.001, 1e6});
     v("max_tokens", max_tokens, "Tokens generated when a request gives no max_tokens", Range{1, 1e7});
     v("max_n", max_n, "Largest `n` (choices per request) accepted", Range{1, 1024});
+    v("tools", tools,
+      "Tools the model may call in every request: calc (the calculator, generate/tool_calls.h); none when empty",
+      ItemChoices{{"calc"}});
   }
 };
 

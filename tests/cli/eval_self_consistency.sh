@@ -23,11 +23,11 @@ import json
 d = json.load(open("sc.json"))
 assert d["self_consistency"] == 3 and d["sampler"]["top_k"] == 1, d
 r = d["results"][0]
-assert r["overall"]["total"] == 18, r["overall"]  # 6 tasks x 3
+assert r["overall"]["total"] == 21, r["overall"]  # 7 tasks x 3
 for task, s in list(r["per_task"].items()) + [("overall", r["overall"])]:
     assert s["single"]["correct"] == s["greedy"]["correct"] == s["voted"]["correct"], (task, s)
 preds = [json.loads(l) for l in open("p.jsonl")]
-assert len(preds) == 18
+assert len(preds) == 21
 for p in preds:
     assert len(p["samples"]) == 3 and p["votes"] == 3, p
     assert all(s == p["got"] for s in p["samples"]), p
@@ -53,6 +53,18 @@ PY
 grep -q "vote" greedy.txt && fail "a vote column without --self-consistency: $(cat greedy.txt)"
 python3 -c "import json; d = json.load(open('greedy.json')); assert d['self_consistency'] == 0 and 'voted' not in d['results'][0]['overall']" ||
   fail "greedy.json: $(cat greedy.json)"
+
+# ---- sample.tools: each checkpoint with the calculator and without it, side by side ----
+"${E[@]}" "sample.tools=[calc]" --json tools.json --predictions tp.jsonl >tools.txt 2>/dev/null || fail "eval with sample.tools"
+grep -q "run +calc" tools.txt || fail "no '+calc' column: $(cat tools.txt)"
+python3 - <<'PY' || fail "tools.json: $(cat tools.json)"
+import json
+d = json.load(open("tools.json"))
+assert [r["checkpoint"] for r in d["results"]] == ["run +calc", "run"], d["results"]
+assert all(r["overall"]["total"] == 21 for r in d["results"])
+assert all("text" in json.loads(l) for l in open("tp.jsonl"))          # with tools: the whole reply
+assert all("text" not in json.loads(l) for l in open("tp.jsonl.1"))    # without
+PY
 
 # ---- Usage errors ----
 expect_exit 2 "sample.beam_width must be 1" -- "${E[@]}" --self-consistency 2 sample.beam_width=2

@@ -49,6 +49,14 @@ cmp -s many_first.txt batch.txt || fail "the first 32 of 70 samples are not thos
 "${S[@]}" --prompt "the" sample.beam_width=3 sample.num_samples=2 sample.max_new_tokens=8 >beam.txt 2>/dev/null
 [[ $(grep -c "^--- beam" beam.txt) == 2 ]] || fail "beam search did not give 2 beams: $(cat beam.txt)"
 
+# Self-consistency: --vote prints the samples, then their most frequent answer.
+"${S[@]}" --prompt "the" --no-echo --vote sample.num_samples=5 sample.temperature=0 sample.max_new_tokens=6 \
+  >vote.txt 2>/dev/null || fail "sample --vote failed"
+grep -q "^--- vote: 5 of 5 samples ---$" vote.txt || fail "greedy samples must vote 5 of 5: $(cat vote.txt)"
+# Tools: the model never learned to call, so the reply is what it is without them; the markers would show.
+"${S[@]}" --prompt "the quick" sample.temperature=0 sample.max_new_tokens=40 "sample.tools=[calc]" >tools.txt 2>err.txt ||
+  fail "sample.tools=[calc] failed: $(cat err.txt)"
+
 # ---- chat: scripted through standard input ----
 printf 'hello there\n/system you are a fox\nhow are you\n/reset\n\nagain\n/quit\nnot read\n' |
   "$BIN" chat --checkpoint run sample.max_new_tokens=12 run.threads=1 >chat.txt 2>chat_err.txt ||
@@ -69,6 +77,13 @@ grep -q '"entropy_unit": "bits"' p.json || fail "JSON lacks the entropy unit"
 grep -q '"logit_lens"' p.json && grep -q '"attention"' p.json || fail "JSON lacks lens or attention"
 grep -q "<!DOCTYPE html>" p.html && grep -q "Logit lens" p.html || fail "HTML report incomplete"
 if grep -Eq '(src|href)="(https?:)?//' p.html; then fail "the HTML report loads something from the network"; fi
+# --chat --generate: the prompt as a user message, the reply generated and probed with it, each row
+# marked with where its token came from.
+"$BIN" probe --checkpoint run --prompt "hello" --chat --generate sample.temperature=0 sample.max_new_tokens=6 \
+  "sample.tools=[calc]" --json pg.json run.threads=1 >probe_gen.txt 2>err.txt || fail "probe --generate failed: $(cat err.txt)"
+grep -Eq '^ +[0-9]+  prompt +"<\|assistant' probe_gen.txt || fail "probe --chat has no <|assistant|> prompt row: $(cat probe_gen.txt)"
+grep -Eq "^ +[0-9]+  model " probe_gen.txt || fail "probe --generate has no generated row: $(cat probe_gen.txt)"
+grep -q '"origin": "model"' pg.json || fail "probe JSON lacks the origin of generated tokens"
 
 # ---- Errors name the setting ----
 expect_exit 2 "sample.top_p" -- "${S[@]}" --prompt x sample.top_p=0
@@ -80,5 +95,9 @@ expect_exit 1 "nope" -- "$BIN" sample --checkpoint nope --prompt x
 expect_exit 2 "--checkpoint" -- "$BIN" sample --prompt x
 expect_exit 2 "--top-k" -- "$BIN" probe --checkpoint run --prompt x --top-k 0
 expect_exit 2 "prompt" -- "$BIN" probe --checkpoint run
+expect_exit 2 "sample.tools" -- "${S[@]}" --prompt x "sample.tools=[shell]"
+expect_exit 2 "sample.tools" -- "${S[@]}" --prompt x "sample.tools=[calc]" sample.beam_width=2
+expect_exit 2 "sample.num_samples" -- "${S[@]}" --prompt x --vote
+expect_exit 2 "--ignore-case" -- "${S[@]}" --prompt x --ignore-case
 
 echo "ok"

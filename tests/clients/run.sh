@@ -20,7 +20,11 @@ source "$SRC/tests/cli/lib.bash"  # WORK (the current directory), fail, expect_e
 export OMP_NUM_THREADS=2
 PROMPT="The model"
 NEW_TOKENS=24
-MESSAGES='[{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What does export write?"}]'
+# A conversation with a tool call (tokenizer/chat_template.h): the export's Jinja template must render
+# the call, the tool's result and the continued turn exactly as gptforge does.
+MESSAGES='[{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is 12 times 34?"},
+  {"role": "assistant", "content": "", "tool_call": "12 * 34"}, {"role": "tool", "content": "408"},
+  {"role": "assistant", "content": "408"}, {"role": "user", "content": "What does export write?"}]'
 failures=0
 check() {  # check NAME CONDITION-RESULT DETAIL
   if [[ $2 == 0 ]]; then echo "ok: $1"; else echo "FAIL: $1"; [[ -n ${3:-} ]] && echo "    $3"; failures=$((failures + 1)); fi

@@ -133,8 +133,11 @@ TEST(HfExport, Gpt2DirectoryHasThePublicLayout) {
   EXPECT_EQ(t["add_bos_token"], false);  // gptforge neither trains nor samples with <s>
   EXPECT_EQ(t["added_tokens_decoder"]["5"]["content"], "<|user|>");
   EXPECT_EQ(t["added_tokens_decoder"]["5"]["special"], true);
-  EXPECT_EQ(t["added_tokens_decoder"].size(), 8u);
-  EXPECT_EQ(t["additional_special_tokens"], nlohmann::json({"<|system|>", "<|user|>", "<|assistant|>", "<|end|>"}));
+  EXPECT_EQ(t["added_tokens_decoder"].size(), static_cast<size_t>(kNumReservedIds));
+  EXPECT_EQ(t["added_tokens_decoder"]["8"]["content"], "<|tool_call|>");
+  EXPECT_EQ(t["additional_special_tokens"], nlohmann::json({"<|system|>", "<|user|>", "<|assistant|>", "<|end|>",
+                                                             "<|tool_call|>", "<|tool_result|>", "<|tool_end|>"}));
+  EXPECT_NE(t["chat_template"].get<std::string>().find("<|tool_call|>"), std::string::npos);
   EXPECT_NE(t["chat_template"].get<std::string>().find("<|assistant|>"), std::string::npos);
   auto g = read_json(dir.file("hf/generation_config.json"));
   EXPECT_EQ(g["eos_token_id"], nlohmann::json({3, 7}));
@@ -434,13 +437,15 @@ TEST(GgufExport, LlamaFileReadsBackWithItsMetadataAndExactWeights) {
   ASSERT_EQ(scores.size(), 400u);
   Tokenizer tok = Tokenizer::load(tiny_tokenizer());
   EXPECT_EQ(tokens[5].s, "<|user|>");
-  EXPECT_EQ(tokens[8].s, "<0x00>");
+  EXPECT_EQ(tokens[kNumReservedIds].s, "<0x00>");
+  EXPECT_EQ(tokens[10].s, "<|tool_end|>");
   EXPECT_EQ(tokens[300].s, tok.piece(300));
   EXPECT_EQ(types[0].i, 3);  // <pad>: control
   EXPECT_EQ(types[1].i, 2);  // <unk>: unknown
   EXPECT_EQ(types[2].i, 3);
   EXPECT_EQ(types[7].i, 3);  // <|end|>
-  EXPECT_EQ(types[8].i, 6);  // byte
+  EXPECT_EQ(types[8].i, 3);   // <|tool_call|>
+  EXPECT_EQ(types[kNumReservedIds].i, 6);  // byte
   EXPECT_EQ(types[300].i, 1);
   EXPECT_GT(scores[300].f, scores[399].f);  // BPE merges score by rank
 

@@ -265,3 +265,34 @@ TEST(ServeApi, AFullQueueIsA429) {
   EXPECT_EQ(third.status, 200);
   read_body(third);
 }
+
+// serve.tools: a reply that called the calculator comes back with the markers shown; sent back as
+// history, it renders as the calls and results it holds; markers that are not whole calls are a 400.
+TEST(ServeApi, ToolRepliesRoundTripAsHistory) {
+  ServeConfig cfg;
+  cfg.tools = {"calc"};
+  Fixture f(cfg);
+  // A context that holds the conversation (the fixture's random model has 16 positions).
+  ModelConfig mc = f.model->config();
+  mc.block_size = 128;
+  torch::manual_seed(5);
+  f.model = GPT(mc);
+  f.model->eval();
+  f.api = std::make_unique<ApiServer>(ServedModel{f.model, f.tok, "tiny"}, cfg, 7);
+  const std::string reply = "<|tool_call|>12 * 34<|tool_end|><|tool_result|>408<|tool_end|>408";
+  json messages = json::array({{{"role", "user"}, {"content", "what is 12 times 34"}},
+                               {{"role", "assistant"}, {"content", reply}},
+                               {{"role", "user"}, {"content", "and 1 plus 1"}}});
+  json r = f.post_json("/v1/chat/completions", {{"messages", messages}, {"max_tokens", 5}, {"temperature", 0}});
+  const std::vector<ChatMessage> m = {{"user", "what is 12 times 34"}, {"assistant", "", "12 * 34"}, {"tool", "408"},
+                                      {"assistant", "408"}, {"user", "and 1 plus 1"}};
+  EXPECT_EQ(r["usage"]["prompt_tokens"], static_cast<int64_t>(render_chat(f.tok, m, true).ids.size()));
+  GenerationOptions o = greedy(5);
+  o.stop_ids.push_back(f.tok.special_id(Special::End));
+  o.tools = {"calc"};
+  EXPECT_EQ(r["choices"][0]["message"]["content"], generate_detailed(f.model, render_chat(f.tok, m, true).ids, o, &f.tok)[0].text);
+
+  messages[1]["content"] = "<|tool_call|>12 * 34";
+  json bad = f.post_json("/v1/chat/completions", {{"messages", messages}, {"max_tokens", 5}}, 400);
+  EXPECT_EQ(bad["error"]["param"], "messages[1].content");
+}

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "generate/generate_test_helpers.h"
+#include "generate/tool_test_helpers.h"
 #include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
@@ -184,4 +185,43 @@ TEST(BatchEngine, QueueLimitCancellationAndDeadline) {
   EXPECT_EQ(s.timed_out, 1);
   EXPECT_EQ(s.running, 0);
   EXPECT_EQ(s.waiting, 0);
+}
+
+// serve.tools: a choice whose token closes a tool call gets the result forced into its slot and goes
+// on in the batch; its text is the sampler's (generate_detailed with the same tools), alone and beside
+// other jobs that slide their windows meanwhile.
+TEST(BatchEngine, ToolCallsGiveTheSamplersReplyAloneAndBatched) {
+  Tokenizer tok = tiny_tok();
+  const std::vector<ChatMessage> convo = {
+      {"user", "what is 12 times 34"}, {"assistant", "", "12 * 34"}, {"tool", "408"}, {"assistant", "408"}};
+  GPT model = gptforge::testing::memorize(tok, render_chat(tok, convo, false));
+  const std::vector<int32_t> prompt = render_chat(tok, {convo[0]}, true).ids;
+  GenerationOptions o = greedy(30);
+  o.stop_at_eos = true;
+  o.stop_ids = {kEndId};
+  o.tools = {"calc"};
+  const Generation want = generate_detailed(model, prompt, o, &tok)[0];
+  ASSERT_EQ(want.tool_calls.size(), 1u);
+  ASSERT_EQ(want.answer(), "408");
+  for (int64_t others : {0, 3}) {
+    BatchEngine engine(model, tok, 4, 16, /*start=*/false);
+    EngineJob job;
+    job.prompt = prompt;
+    job.opts = o;
+    auto tool_job = engine.submit(job);
+    std::vector<std::shared_ptr<JobState>> rest;
+    for (int64_t i = 0; i < others; ++i) {
+      EngineJob other;
+      other.prompt = {static_cast<int32_t>(40 + i), 41, 42};
+      other.opts = greedy(70);  // past the context of 64: these slide while the tool job runs
+      rest.push_back(engine.submit(other));
+    }
+    engine.start();
+    auto out = run_to_end(*tool_job);
+    EXPECT_EQ(out[0].text, want.text) << others << " other jobs";
+    EXPECT_EQ(out[0].finish_reason, "stop");
+    // The forced result is not sampled: the Token events are the sampled ids only.
+    EXPECT_EQ(out[0].ids.size(), want.ids.size() - want.tool_calls.size() * (tok.encode("408").size() + 2));
+    for (auto& r : rest) EXPECT_EQ(run_to_end(*r)[0].finish_reason, "length");
+  }
 }

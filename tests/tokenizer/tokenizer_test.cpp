@@ -5,7 +5,13 @@
 
 #include <filesystem>
 
+#include <sentencepiece_trainer.h>
+
+#include "generate/generation_common.h"
 #include "test_helpers.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/trainer.h"
+#include "util/errors.h"
 #include "tiny_corpus.h"
 #include "util/utf8.h"
 #include "data/tokenizer_corpus.h"
@@ -67,8 +73,13 @@ TEST(Tokenizer, SpecialTokensHaveFixedIds) {
   EXPECT_TRUE(tok.has_chat_tokens());
   EXPECT_EQ(tok.piece(5), "<|user|>");
   EXPECT_EQ(tok.piece(3), "</s>");
-  EXPECT_EQ(tok.piece(8), "<0x00>");  // byte fallback pieces follow the specials
-  EXPECT_EQ(tok.piece(263), "<0xFF>");
+  EXPECT_EQ(tok.special_id(Special::ToolCall), 8);
+  EXPECT_EQ(tok.special_id(Special::ToolResult), 9);
+  EXPECT_EQ(tok.special_id(Special::ToolEnd), 10);
+  EXPECT_TRUE(tok.has_tool_tokens());
+  EXPECT_EQ(tok.piece(kNumReservedIds), "<0x00>");  // byte fallback pieces follow the specials
+  EXPECT_EQ(tok.piece(kNumReservedIds + 255), "<0xFF>");
+  EXPECT_EQ(kNumReservedIds, 11);
   EXPECT_EQ(tok.vocab_size(), 400);
   // Specials decode to nothing: a chat transcript decodes to its text.
   std::vector<int32_t> ids = {kUserId};
@@ -81,7 +92,7 @@ TEST(Tokenizer, SpecialTokensHaveFixedIds) {
 TEST(Tokenizer, SpecialTextNeverProducesSpecialIds) {
   Tokenizer tok = Tokenizer::load(tiny_tokenizer());
   for (const char* text : {"<|user|>", "<|system|> x <|assistant|> y <|end|>", "</s>", "<s>", "<pad>", "<unk>",
-                           "a</s>b<s>c", "<0x41>"}) {
+                           "a</s>b<s>c", "<0x41>", "<|tool_call|>1+1<|tool_end|><|tool_result|>2"}) {
     std::vector<int32_t> ids = tok.encode(text);
     EXPECT_GT(ids.size(), 1u) << text;
     for (int32_t id : ids) EXPECT_GE(id, kNumReservedIds) << text << " produced special id " << id;
@@ -153,8 +164,8 @@ TEST(TokenizerTrain, CharModelGivesOneTokenPerCharacter) {
   cfg.character_coverage = 1.0;
   TokenizerTrainStats stats = train_tokenizer(cfg, 1);
   Tokenizer tok = Tokenizer::load(stats.model_path);
-  // 8 specials + 256 bytes + the 19 distinct characters (space included, as "▁").
-  EXPECT_EQ(tok.vocab_size(), 264 + 19);
+  // 11 specials + 256 bytes + the 19 distinct characters (space included, as "▁").
+  EXPECT_EQ(tok.vocab_size(), kNumReservedIds + 256 + 19);
   EXPECT_EQ(tok.encode("hello").size(), 5u);
   EXPECT_EQ(tok.encode("мир").size(), 3u);
   EXPECT_EQ(tok.decode(tok.encode("zebra 🦓")), "zebra 🦓");  // unseen characters fall back to bytes
@@ -231,4 +242,45 @@ TEST(TokenizerTrain, WritesOnlyTheFinalFiles) {
   std::string first = Tokenizer::load(dir.file("out/tok.model")).serialized();
   train_tokenizer(cfg, 1);
   EXPECT_EQ(Tokenizer::load(dir.file("out/tok.model")).serialized(), first);
+}
+
+// A tokenizer trained before the tool tokens were reserved (control symbols: the four chat roles
+// only, bytes from id 8) still loads and encodes; it reports no tool tokens, and asking it for a
+// tool conversation is an error that says why.
+TEST(Tokenizer, ATokenizerWithoutToolTokensLoadsAndSaysSoWhenToolsAreAsked) {
+  TempDir dir;
+  TokenizerConfig cfg;
+  cfg.inputs = {dir.write("c.txt", gptforge::testing::synthetic_text(400))};
+  cfg.model_prefix = dir.file("old");
+  cfg.vocab_size = 320;
+  auto args = sentencepiece_trainer_args(cfg, 1);
+  args["control_symbols"] = "<|system|>,<|user|>,<|assistant|>,<|end|>";  // the layout before tools
+  args["input"] = cfg.inputs[0];
+  args["model_prefix"] = cfg.model_prefix;
+  auto status = sentencepiece::SentencePieceTrainer::Train(args);
+  ASSERT_TRUE(status.ok()) << std::string(status.message());
+  Tokenizer old = Tokenizer::load(dir.file("old.model"));
+  EXPECT_TRUE(old.has_chat_tokens());
+  EXPECT_FALSE(old.has_tool_tokens());
+  EXPECT_EQ(old.special_id(Special::ToolCall), -1);
+  EXPECT_EQ(old.special_id(Special::End), 7);
+  EXPECT_EQ(old.piece(8), "<0x00>");
+  EXPECT_EQ(old.decode(old.encode("the quick fox")), "the quick fox");
+  // Chat without tools renders as ever; a tool conversation fails, naming the missing tokens.
+  EXPECT_NO_THROW(render_chat(old, {{"user", "hi"}, {"assistant", "hello"}}, false));
+  try {
+    render_chat(old, {{"user", "1+1?"}, {"assistant", "", "1+1"}, {"tool", "2"}, {"assistant", "2"}}, false);
+    ADD_FAILURE() << "no error for a tool call with a tokenizer that lacks the tool tokens";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("no tool tokens (<|tool_call|>"), std::string::npos) << e.what();
+  }
+  // Generation with tools asked for is a config error naming the key.
+  GenerationOptions o;
+  o.tools = {"calc"};
+  try {
+    check_generation_inputs({1}, o, &old);
+    ADD_FAILURE() << "no error for sample.tools with a tokenizer that lacks the tool tokens";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("sample.tools: the tokenizer has no tool tokens"), std::string::npos) << e.what();
+  }
 }

@@ -192,6 +192,56 @@ TEST(Sft, IgnoreCaseIsReadWrittenAndMustBeABoolean) {
   EXPECT_NE(msg.find(":1: \"ignore_case\" must be true or false"), std::string::npos) << msg;
 }
 
+// Chat JSONL with a tool call: read, rendered with the loss on the call and never on the result,
+// also with sft.loss_on=all; written back by the task suite's writer.
+TEST(Sft, ToolCallsAreReadAndTheResultNeverCarriesLoss) {
+  TempDir dir;
+  Tokenizer tok = chat_tokenizer(dir);
+  auto path = dir.write("t.jsonl",
+                        "{\"messages\": [{\"role\": \"user\", \"content\": \"What is 37 times 45?\"}, "
+                        "{\"role\": \"assistant\", \"tool_call\": \"37*45\"}, {\"role\": \"tool\", \"content\": "
+                        "\"1665\"}, {\"role\": \"assistant\", \"content\": \"1665\"}]}\n");
+  auto read = read_instruct_file(path, "auto", false);
+  ASSERT_EQ(read.size(), 1u);
+  ASSERT_EQ(read[0].messages.size(), 4u);
+  EXPECT_EQ(read[0].messages[1].tool_call, "37*45");
+  EXPECT_EQ(read[0].messages[1].content, "");
+  EXPECT_EQ(read[0].messages[2].role, "tool");
+  EXPECT_EQ(expected_answer(read[0]), "1665");
+  for (const char* loss_on : {"assistant", "all"}) {
+    Config cfg = sft_config();
+    cfg.sft.loss_on = loss_on;
+    SftDataStats stats;
+    auto ex = render_examples(read, tok, cfg, stats);
+    ASSERT_EQ(ex.size(), 1u);
+    size_t result_tokens = 0, call_tokens = 0;
+    bool in_result = false, in_call = false;
+    for (size_t t = 0; t < ex[0].ids.size(); ++t) {
+      const int32_t id = ex[0].ids[t];
+      if (id == kToolResultId) in_result = true;
+      if (id == kToolCallId) in_call = true;
+      if (in_result) {
+        EXPECT_EQ(ex[0].loss_mask[t], 0) << loss_on << " position " << t;
+        ++result_tokens;
+      }
+      if (in_call) {
+        EXPECT_EQ(ex[0].loss_mask[t], 1) << loss_on << " position " << t;
+        ++call_tokens;
+      }
+      if (id == kToolEndId) in_result = in_call = false;
+    }
+    EXPECT_EQ(result_tokens, tok.encode("1665").size() + 2) << loss_on;
+    EXPECT_EQ(call_tokens, tok.encode("37*45").size() + 2) << loss_on;
+  }
+  write_instruct_jsonl(dir.file("back.jsonl"), read);
+  EXPECT_EQ(read_instruct_file(dir.file("back.jsonl"), "chat", false)[0].messages[1].tool_call, "37*45");
+  auto only = [&](const std::string& line) {
+    return error_of([&] { read_instruct_file(dir.write("one.jsonl", line + "\n"), "auto", false); });
+  };
+  EXPECT_NE(only("{\"messages\": [{\"role\": \"user\", \"content\": \"x\", \"tool_call\": \"1\"}, {\"role\": "
+                 "\"assistant\", \"content\": \"y\"}]}").find("only assistant messages call tools"), std::string::npos);
+}
+
 TEST(Sft, TokenizerWithoutChatTokensIsRejected) {
   TempDir dir;
   std::string text;
@@ -215,9 +265,9 @@ TEST(Sft, DataStateReplaysTheSameBatches) {
   cfg.sft.train_file = dir.file("train.jsonl");
   cfg.train.batch_size = 7;
   SftData data(cfg, tok);
-  // 20 per unit of weight, 10 units; a few long prompts lose their answer to truncation and are dropped,
+  // 20 per unit of weight, 12 units; a few long prompts lose their answer to truncation and are dropped,
   // and the drops are counted whichever split they fall in (here two are in the validation split).
-  EXPECT_EQ(data.stats().train + data.stats().val + data.stats().dropped, 200);
+  EXPECT_EQ(data.stats().train + data.stats().val + data.stats().dropped, 240);
   for (int i = 0; i < 20; ++i) data.next();  // past the first epoch
   std::string state = data.state();
   std::vector<Batch> first;
@@ -233,12 +283,13 @@ TEST(Sft, DataStateReplaysTheSameBatches) {
 
 TEST(TaskSuite, TestInstancesNeverOccurInTrainingAndSeedsReproduce) {
   TaskSuite a = make_task_suite({300, 30, 7}), b = make_task_suite({300, 30, 7}), c = make_task_suite({300, 30, 8});
-  // --train counts a weight-1 task; reverse weighs 3, add and upper 2.
+  // --train counts a weight-1 task; reverse weighs 3, add, upper and arith 2.
   std::map<std::string, int> per_task;
   for (const auto& ex : a.train) ++per_task[ex.task];
   EXPECT_EQ(per_task, (std::map<std::string, int>{
-                          {"add", 600}, {"count", 300}, {"lookup", 300}, {"reverse", 900}, {"sort", 300}, {"upper", 600}}));
-  EXPECT_EQ(a.test.size(), 6u * 30);
+                          {"add", 600}, {"arith", 600}, {"count", 300}, {"lookup", 300}, {"reverse", 900}, {"sort", 300},
+                          {"upper", 600}}));
+  EXPECT_EQ(a.test.size(), 7u * 30);
   std::set<std::string> train_prompts;
   for (const auto& ex : a.train) train_prompts.insert(ex.messages[0].content);
   for (const auto& ex : a.test) EXPECT_EQ(train_prompts.count(ex.messages[0].content), 0u) << ex.messages[0].content;
