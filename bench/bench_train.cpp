@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
     const double step_ms = median(total);
     const double tok_s = tokens_per_step / (step_ms / 1e3);
     const double flops_tok = flops_per_token(cfg.model, cfg.model.block_size);
-    const double peak = median(peaks);
+    const double peak = *std::max_element(peaks.begin(), peaks.end());
     const double mfu = flops_tok * tok_s / (peak * 1e9);
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
         {"device", device_description(device)},
         {"threads", torch::get_num_threads()},
         {"blas", blas.library},
-        {"precision", cfg.train.precision},
+        {"precision", cfg.train.precision.name()},
         {"model", {{"d_model", cfg.model.d_model}, {"n_layer", cfg.model.n_layer}, {"n_head", cfg.model.n_head},
                    {"block_size", cfg.model.block_size}, {"vocab_size", cfg.model.vocab_size},
                    {"params", count_params(cfg.model, true)}}},

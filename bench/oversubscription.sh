@@ -28,7 +28,7 @@ for p in $(seq 1 300); do
   for w in $(seq 1 60); do line+="${words[$(( (p * 7 + w * w) % ${#words[@]} ))]} "; done
   printf '%s.\n\n' "$line" >> corpus.txt
 done
-common=(tokenizer.inputs=corpus.txt tokenizer.model_prefix=tok tokenizer.vocab_size=300
+common=(tokenizer.model_prefix=tok tokenizer.vocab_size=300
         data.inputs=corpus.txt data.tokenizer=tok.model data.out_dir=shards data.val_fraction=0.1 run.log_level=quiet)
 "$bin" tokenizer train "${common[@]}" >/dev/null
 "$bin" prepare "${common[@]}" >/dev/null

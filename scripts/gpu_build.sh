@@ -23,6 +23,11 @@ deps=$bundle/install-abi$abi    # what is built here
 work=$bundle/work-abi$abi
 mkdir -p "$unpacked" "$deps" "$work"
 echo "gpu_build: LibTorch in $torch_prefix, C++11 ABI $abi"
+# CMake 4 (pip's, on the GPU machines) refuses projects that ask for CMake < 3.5, as Debian's
+# sentencepiece 0.1.97 and yaml-cpp 0.7 do; their builds work under the 3.5 policies.
+if [[ $(cmake --version | head -n 1) =~ ([0-9]+)\. ]] && ((BASH_REMATCH[1] >= 4)); then
+  export CMAKE_POLICY_VERSION_MINIMUM=3.5
+fi
 
 for deb in "$bundle"/*.deb; do
   if command -v dpkg >/dev/null; then
@@ -31,6 +36,19 @@ for deb in "$bundle"/*.deb; do
     (cd "$work" && ar x "$deb" && tar -xf data.tar.* -C "$unpacked" && rm -f data.tar.* control.tar.* debian-binary)
   fi
 done
+
+# cpp-httplib (gptforge serve) is Debian's compiled library, and its header calls OpenSSL, zlib and
+# brotli inline: their pkg-config files are pointed into the unpacked tree, the linker searches it
+# (LIBRARY_PATH), and the programs need it at run time (LD_LIBRARY_PATH, printed at the end).
+libdir=$unpacked/usr/lib/x86_64-linux-gnu
+for pc in "$libdir"/pkgconfig/*.pc "$unpacked"/usr/share/pkgconfig/*.pc; do
+  [[ -f $pc ]] && sed -i "s|=/usr\b|=$unpacked/usr|g" "$pc"
+done
+for so in "$libdir"/*.so; do  # zlib's points at /lib/..., which the unpacked tree holds
+  target=$(readlink "$so") && [[ $target == /* ]] && ln -sfn "$unpacked$target" "$so"
+done
+export PKG_CONFIG_PATH=$libdir/pkgconfig:$unpacked/usr/share/pkgconfig
+export LIBRARY_PATH=$libdir${LIBRARY_PATH:+:$LIBRARY_PATH}
 
 # Unpacks a Debian source package (tarballs in .debs/src) into $2 with Debian's patches applied, as
 # dpkg-source -x would (gptforge's code follows Debian's sentencepiece, whose patches change its API).
@@ -68,7 +86,8 @@ if [[ ! -f $deps/share/cmake/yaml-cpp/yaml-cpp-config.cmake ]]; then
   cmake -S "$work/yaml-cpp" -B "$work/yaml-cpp-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_FLAGS="$abi_flag" -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DYAML_BUILD_SHARED_LIBS=OFF \
     -DYAML_CPP_BUILD_TESTS=OFF -DYAML_CPP_BUILD_TOOLS=OFF -DYAML_CPP_BUILD_CONTRIB=OFF \
-    -DCMAKE_INSTALL_PREFIX="$deps" -DCMAKE_INSTALL_LIBDIR=lib >/dev/null
+    -DCMAKE_INSTALL_PREFIX="$deps" -DCMAKE_INSTALL_LIBDIR=lib \
+    ${CMAKE_POLICY_VERSION_MINIMUM:+-DCMAKE_POLICY_VERSION_MINIMUM=$CMAKE_POLICY_VERSION_MINIMUM} >/dev/null
   cmake --build "$work/yaml-cpp-build" --target install >/dev/null
 fi
 
@@ -82,4 +101,4 @@ fi
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$deps;$unpacked/usr;$torch_prefix" -DSENTENCEPIECE_ROOT="$spm_prefix" >/dev/null
 cmake --build "$build_dir" -- -j"$(nproc)"
-echo "gpu_build: built $build_dir/gptforge"
+echo "gpu_build: built $build_dir/gptforge; before running it: export LD_LIBRARY_PATH=$libdir"

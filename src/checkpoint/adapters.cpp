@@ -40,7 +40,7 @@ const std::vector<AdapterModule> kGpt2Modules = {
 
 // A swiglu MLP is Llama's layout, any other GPT-2's.
 const std::vector<AdapterModule>& modules_of(const ModelConfig& m) {
-  return m.activation == "swiglu" ? kLlamaModules : kGpt2Modules;
+  return m.activation == Activation::SwiGlu ? kLlamaModules : kGpt2Modules;
 }
 
 // Whether `name` is `pattern` with a layer index for "{}"; the index goes to *layer.

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <new>
 
 #include "util/errors.h"
 #include "util/runtime.h"
@@ -50,6 +51,33 @@ std::string describe_filesystem_error(const std::filesystem::filesystem_error& e
   return paths.empty() ? what : paths + ": " + what;
 }
 
+// What bounds memory in each command: the keys an out-of-memory error names, so that the user knows
+// what to lower. (A bad_alloc names nothing by itself, and LibTorch's "can't allocate memory" only a
+// byte count.)
+std::string memory_keys(const std::string& command) {
+  const std::string model = "model.d_model, model.n_layer, model.block_size, model.vocab_size";
+  if (command == "train" || command == "sft" || command == "launch") return model + ", train.batch_size";
+  if (command == "sample" || command == "chat") return model + ", sample.num_samples, sample.beam_width";
+  if (command == "eval") return model + ", eval.batch_size, sample.num_samples";
+  if (command == "serve") return model + ", serve.max_batch";
+  if (command == "tokenizer") return "tokenizer.max_sentences, tokenizer.max_sentence_length, tokenizer.vocab_size";
+  if (command == "prepare") return "data.shard_tokens, data.threads";
+  return "the model's size (" + model + ")";
+}
+
+std::string out_of_memory(const CLI::App& app, const std::string& detail) {
+  const auto commands = app.get_subcommands();
+  const std::string command = commands.empty() ? "" : commands.front()->get_name();
+  return "out of memory" + (command.empty() ? "" : " in `gptforge " + command + "`") + " (" + detail +
+         "): this machine cannot hold what the config asks for; lower " + memory_keys(command);
+}
+
+bool is_allocation_failure(const c10::Error& e) {
+  const std::string what = e.what_without_backtrace();
+  return what.find("can't allocate memory") != std::string::npos ||
+         what.find("out of memory") != std::string::npos;  // CUDA: "CUDA out of memory. Tried to allocate ..."
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -92,7 +120,16 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "gptforge: error: %s\n", describe_filesystem_error(e).c_str());
     return kExitFailure;
   } catch (const c10::Error& e) {
-    std::fprintf(stderr, "gptforge: error: %s\n", e.what_without_backtrace());
+    if (is_allocation_failure(e)) {
+      std::string detail = e.what_without_backtrace();
+      detail = detail.substr(0, detail.find('\n'));
+      std::fprintf(stderr, "gptforge: error: %s\n", out_of_memory(app, detail).c_str());
+    } else {
+      std::fprintf(stderr, "gptforge: error: %s\n", e.what_without_backtrace());
+    }
+    return kExitFailure;
+  } catch (const std::bad_alloc& e) {
+    std::fprintf(stderr, "gptforge: error: %s\n", out_of_memory(app, "std::bad_alloc").c_str());
     return kExitFailure;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gptforge: error: %s\n", e.what());

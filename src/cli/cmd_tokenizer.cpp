@@ -58,13 +58,14 @@ void register_tokenizer(CLI::App& app) {
   cmd->require_subcommand(1);
 
   auto train_opts = std::make_shared<CommonOptions>();
-  auto* train = cmd->add_subcommand("train", "Train on tokenizer.inputs; writes tokenizer.model_prefix.{model,vocab}");
+  auto* train = cmd->add_subcommand("train", "Train on data.inputs; writes tokenizer.model_prefix.{model,vocab}");
   add_common_options(train, *train_opts);
   train->callback([train_opts] {
     Config cfg = load_command_config(*train_opts);
-    require_keys(cfg, {"tokenizer.inputs"}, "tokenizer train");
-    TokenizerTrainStats s = train_tokenizer(cfg.tokenizer, effective_threads(cfg.run), static_cast<uint64_t>(cfg.run.seed));
-    std::printf("trained %s tokenizer: %lld pieces (ids 0-%d special, %s)\n", cfg.tokenizer.model_type.c_str(),
+    require_keys(cfg, {"data.inputs"}, "tokenizer train");
+    TokenizerTrainStats s =
+        train_tokenizer(cfg.tokenizer, cfg.data, effective_threads(cfg.run), static_cast<uint64_t>(cfg.run.seed));
+    std::printf("trained %s tokenizer: %lld pieces (ids 0-%d special, %s)\n", cfg.tokenizer.model_type.name(),
                 static_cast<long long>(s.vocab_size), kNumReservedIds - 1,
                 cfg.tokenizer.byte_fallback ? "then 256 bytes" : "no byte fallback");
     std::printf("corpus: %lld file(s), %lld lines, %lld bytes, invalid UTF-8 %lld\n", static_cast<long long>(s.files),

@@ -26,17 +26,16 @@ void print_train_summary(const TrainSummary& s) {
 
 namespace {
 
-// What `train` and `sft` show while they run. The periodic sample: train.sample_prompt (or an
-// end-of-text token to start from) with the sample section's settings and a private seed, so it
-// never shifts the training stream.
+// What `train` and `sft` show while they run. The periodic sample: sample.prompt (or an end-of-text
+// token to start from) with the sample section's settings and a private seed, so it never shifts
+// the training stream.
 TrainHooks train_hooks(const Config& cfg) {
   TrainHooks hooks;
   hooks.on_sample = [cfg](GPT& model, const Tokenizer& tok, int64_t step) {
     GenerationOptions g = GenerationOptions::from_config(cfg.sample, static_cast<uint64_t>(cfg.run.seed));
-    g.max_new_tokens = cfg.train.sample_tokens;
     g.num_samples = 1;
     g.beam_width = 1;
-    const std::string& text = cfg.train.sample_prompt;
+    const std::string& text = cfg.sample.prompt;
     std::vector<int32_t> prompt = text.empty() ? std::vector<int32_t>{tok.eos_id()} : encode_prompt(tok, text);
     auto gens = generate_detailed(model, prompt, g, &tok);
     log_info(strprintf("\nsample step %lld: %s%s", (long long)step, text.c_str(), gens.at(0).text.c_str()));

@@ -24,17 +24,13 @@ bool is_blank(const std::string& line) {
 
 }  // namespace
 
-InputFormat resolve_input_format(const std::string& format, const std::string& path) {
-  if (format == "jsonl") return InputFormat::Jsonl;
-  if (format == "text") return InputFormat::Text;
+InputFormat resolve_input_format(TextFormat format, const std::string& path) {
+  switch (format) {
+    case TextFormat::Jsonl: return InputFormat::Jsonl;
+    case TextFormat::Text: return InputFormat::Text;
+    case TextFormat::Auto: break;
+  }
   return ends_with(path, ".jsonl") || ends_with(path, ".ndjson") ? InputFormat::Jsonl : InputFormat::Text;
-}
-
-DocumentMode parse_document_mode(const std::string& mode) {
-  if (mode == "file") return DocumentMode::File;
-  if (mode == "line") return DocumentMode::Line;
-  if (mode == "paragraph") return DocumentMode::Paragraph;
-  throw ConfigError("data.documents: unknown mode '" + mode + "' (file, paragraph or line)");
 }
 
 CorpusReader::CorpusReader(std::vector<std::string> files, CorpusOptions opts)
@@ -230,8 +226,8 @@ bool CorpusReader::next_jsonl(TextChunk& chunk) {
     if (!record.is_object()) throw DataError(where + ": expected a JSON object on every line");
     auto it = record.find(opts_.jsonl_field);
     if (it == record.end() || !it->is_string()) {
-      throw DataError(where + ": no string field '" + opts_.jsonl_field + "' (set " + opts_.key_section +
-                      ".jsonl_field to the field holding the text)");
+      throw DataError(where + ": no string field '" + opts_.jsonl_field + "' (set data.jsonl_field to the field "
+                      "holding the text)");
     }
     std::string text = it->get<std::string>();
     if (text.empty()) continue;

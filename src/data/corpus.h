@@ -9,22 +9,22 @@
 #include <string_view>
 #include <vector>
 
+#include "util/config_choices.h"
+
 namespace gptforge {
 
+// How one file is read: data.format (TextFormat) resolved for its path.
 enum class InputFormat { Text, Jsonl };
-enum class DocumentMode { File, Paragraph, Line };
 
-// format "auto" picks JSONL for *.jsonl / *.ndjson and plain text otherwise.
-InputFormat resolve_input_format(const std::string& format, const std::string& path);
-DocumentMode parse_document_mode(const std::string& mode);  // file | paragraph | line
+// TextFormat::Auto picks JSONL for *.jsonl / *.ndjson and plain text otherwise.
+InputFormat resolve_input_format(TextFormat format, const std::string& path);
 
 struct CorpusOptions {
-  std::string format = "auto";      // auto | text | jsonl
+  Choice<TextFormat> format = TextFormat::Auto;
   std::string jsonl_field = "text";
   DocumentMode documents = DocumentMode::Paragraph;  // plain text only; JSONL has one document a line
   bool reject_invalid_utf8 = false;  // false: replace with U+FFFD and count
   size_t chunk_bytes = 1 << 20;      // longest piece of a file/paragraph document handed out at once
-  std::string key_section = "data";  // config section named in error messages (data | tokenizer)
 };
 
 // A document, or a piece of a long one. Pieces of one document always end right after a newline,

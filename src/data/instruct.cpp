@@ -39,7 +39,7 @@ std::vector<ChatMessage> messages_from_json(const nlohmann::json& list) {
   return out;
 }
 
-InstructExample parse_record(const nlohmann::json& j, const std::string& format) {
+InstructExample parse_record(const nlohmann::json& j, Choice<InstructFormat> format) {
   if (!j.is_object()) throw DataError("record is not a JSON object");
   InstructExample ex;
   ex.task = string_field(j, "task", false);
@@ -47,7 +47,7 @@ InstructExample parse_record(const nlohmann::json& j, const std::string& format)
     if (!j["ignore_case"].is_boolean()) throw DataError("\"ignore_case\" must be true or false");
     ex.ignore_case = j["ignore_case"].get<bool>();
   }
-  bool is_chat = format == "chat" || (format == "auto" && j.contains("messages"));
+  bool is_chat = format == InstructFormat::Chat || (format == InstructFormat::Auto && j.contains("messages"));
   if (is_chat) {
     if (!j.contains("messages") || !j["messages"].is_array()) throw DataError("missing \"messages\" list");
     ex.messages = messages_from_json(j["messages"]);
@@ -81,7 +81,7 @@ std::vector<ChatMessage> parse_chat_messages(const std::string& json_text, const
   }
 }
 
-std::vector<InstructExample> read_instruct_file(const std::string& path, const std::string& format, bool skip_invalid,
+std::vector<InstructExample> read_instruct_file(const std::string& path, Choice<InstructFormat> format, bool skip_invalid,
                                                 InstructReadStats* stats) {
   const std::string text = read_file(path);
   InstructReadStats local;

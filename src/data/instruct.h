@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tokenizer/chat_template.h"
+#include "util/config_choices.h"
 
 namespace gptforge {
 
@@ -32,7 +33,7 @@ struct InstructReadStats {
 };
 
 // format: auto (detected per record), alpaca or chat. Throws DataError naming file:line.
-std::vector<InstructExample> read_instruct_file(const std::string& path, const std::string& format, bool skip_invalid,
+std::vector<InstructExample> read_instruct_file(const std::string& path, Choice<InstructFormat> format, bool skip_invalid,
                                                 InstructReadStats* stats = nullptr);
 
 // A conversation given as JSON: a list of {"role", "content"} messages, or {"messages": [...]}.

@@ -117,10 +117,9 @@ CorpusOptions corpus_options(const DataConfig& data, size_t chunk_bytes) {
   CorpusOptions o;
   o.format = data.format;
   o.jsonl_field = data.jsonl_field;
-  o.documents = parse_document_mode(data.documents);
-  o.reject_invalid_utf8 = data.invalid_utf8 == "reject";
+  o.documents = data.documents;
+  o.reject_invalid_utf8 = data.invalid_utf8 == InvalidUtf8::Reject;
   o.chunk_bytes = chunk_bytes;
-  o.key_section = "data";
   return o;
 }
 
@@ -178,7 +177,7 @@ PrepareStats prepare_data(const Config& cfg, const PrepareOptions& opts) {
       throw DataError(strprintf(
           "the corpus has only %lld document(s) (data.documents=%s): too few to hold out data.val_fraction=%g "
           "for validation and keep any for training; add text or split it finer (data.documents=paragraph or line)",
-          static_cast<long long>(n_docs), data.documents.c_str(), data.val_fraction));
+          static_cast<long long>(n_docs), data.documents.name(), data.val_fraction));
     }
   } else {
     log_warn("data.val_fraction=0: no validation split (training cannot report validation loss)");
@@ -260,11 +259,11 @@ PrepareStats prepare_data(const Config& cfg, const PrepareOptions& opts) {
   meta.dtype_bytes = dtype;
   meta.eos_id = eos;
   meta.tokenizer = data.tokenizer;
-  meta.documents = data.documents;
+  meta.documents = data.documents.name();
   meta.seed = cfg.run.seed;
   meta.val_fraction = data.val_fraction;
   meta.invalid_utf8 = reader.invalid_utf8();
-  meta.invalid_utf8_policy = data.invalid_utf8;
+  meta.invalid_utf8_policy = data.invalid_utf8.name();
   meta.inputs = data.inputs;
   meta.seconds = seconds_since(start);
   write_file_atomic(tmp.path() + "/" + meta.tokenizer_copy, tokenizer.serialized());

@@ -13,7 +13,7 @@ namespace {
 // record's text field.
 class CorpusText : public TextSource {
  public:
-  CorpusText(std::vector<std::string> files, const TokenizerConfig& cfg) : reader_(std::move(files), options(cfg)) {}
+  CorpusText(std::vector<std::string> files, const DataConfig& corpus) : reader_(std::move(files), options(corpus)) {}
 
   bool next(std::string& text) override {
     if (!reader_.next(chunk_)) return false;
@@ -23,12 +23,11 @@ class CorpusText : public TextSource {
   int64_t invalid_utf8() const { return reader_.invalid_utf8(); }
 
  private:
-  static CorpusOptions options(const TokenizerConfig& cfg) {
+  static CorpusOptions options(const DataConfig& corpus) {
     CorpusOptions o;
-    o.format = cfg.format;
-    o.jsonl_field = cfg.jsonl_field;
+    o.format = corpus.format;
+    o.jsonl_field = corpus.jsonl_field;
     o.documents = DocumentMode::Line;  // plain text: one sentence a line
-    o.key_section = "tokenizer";
     return o;
   }
 
@@ -62,22 +61,24 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 
 }  // namespace
 
-TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, int threads, uint64_t seed) {
-  if (cfg.inputs.empty()) throw ConfigError("tokenizer.inputs is empty: name the files, directories or globs to train on");
+TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, const DataConfig& corpus, int threads,
+                                    uint64_t seed) {
+  if (corpus.inputs.empty()) throw ConfigError("data.inputs is empty: name the files, directories or globs to train on");
   check_tokenizer_config(cfg);
-  std::vector<std::string> files = expand_inputs(cfg.inputs);
-  CorpusText text(files, cfg);
+  std::vector<std::string> files = expand_inputs(corpus.inputs);
+  CorpusText text(files, corpus);
   Peeked peeked(text);
   if (peeked.empty()) {
-    throw DataError(join(cfg.inputs, ", ") + ": the corpus is empty (no text in " + std::to_string(files.size()) +
-                    " file(s) of tokenizer.inputs)");
+    throw DataError(join(corpus.inputs, ", ") + ": the corpus is empty (no text in " + std::to_string(files.size()) +
+                    " file(s) of data.inputs)");
   }
-  log_info(strprintf("reading %zu file(s) of tokenizer.inputs", files.size()));
-  TokenizerTrainStats stats = train_tokenizer(cfg, peeked, threads, seed);
+  log_info(strprintf("reading %zu file(s) of data.inputs", files.size()));
+  const int train_threads = corpus.threads > 0 ? static_cast<int>(corpus.threads) : threads;
+  TokenizerTrainStats stats = train_tokenizer(cfg, peeked, train_threads, seed);
   stats.files = static_cast<int64_t>(files.size());
   stats.invalid_utf8 = text.invalid_utf8();
   if (stats.invalid_utf8 > 0) {
-    log_warn(strprintf("%lld invalid UTF-8 sequence(s) in tokenizer.inputs were replaced with U+FFFD",
+    log_warn(strprintf("%lld invalid UTF-8 sequence(s) in data.inputs were replaced with U+FFFD",
                        static_cast<long long>(stats.invalid_utf8)));
   }
   return stats;

@@ -71,8 +71,8 @@ std::string run_name(const std::string& checkpoint_dir) {
 
 ExportOptions export_options(const ExportConfig& cfg) {
   ExportOptions o;
-  o.format = cfg.format;
-  o.dtype = cfg.dtype;
+  o.format = cfg.format.name();
+  o.dtype = cfg.dtype.name();
   o.out = cfg.out;
   o.force = cfg.force;
   return o;

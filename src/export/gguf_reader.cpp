@@ -56,7 +56,9 @@ class Cursor {
         v.elem = checked_type(get<uint32_t>());
         const uint64_t n = get<uint64_t>();
         if (n > b_.size() - pos_) fail("an array claims more elements than the file holds");
-        v.array.reserve(n);
+        // Reserve no more than a bounded start: a damaged count must fail as a truncated file, not
+        // as an allocation of sizeof(GgufValue) times the file's size.
+        v.array.reserve(std::min<uint64_t>(n, 4096));
         for (uint64_t i = 0; i < n; ++i) v.array.push_back(get_value(v.elem, depth + 1));
         break;
       }

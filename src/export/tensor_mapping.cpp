@@ -50,20 +50,20 @@ const torch::Tensor* find_tensor(const NamedTensors& tensors, const std::string&
 }
 
 Family expressible_family(const ModelConfig& m, const std::string& format) {
-  if (m.position == "learned") {
+  if (m.position == Position::Learned) {
     check_requirements(format, "GPT-2", "a model.position=learned model",
-                       {{"model.norm", "layernorm", m.norm, m.norm == "layernorm"},
-                        {"model.activation", "gelu", m.activation, m.activation == "gelu"},
+                       {{"model.norm", "layernorm", m.norm.name(), m.norm == NormType::LayerNorm},
+                        {"model.activation", "gelu", m.activation.name(), m.activation == Activation::Gelu},
                         {"model.bias", "true", yes_no(m.bias), m.bias},
                         {"model.tie_embeddings", "true", yes_no(m.tie_embeddings), m.tie_embeddings},
                         {"model.n_kv_head", "model.n_head (" + std::to_string(m.n_head) + ")",
                          std::to_string(m.kv_heads()), m.kv_heads() == m.n_head}});
     return Family::Gpt2;
   }
-  if (m.position == "rope") {
+  if (m.position == Position::Rope) {
     check_requirements(format, "Llama", "a model.position=rope model",
-                       {{"model.norm", "rmsnorm", m.norm, m.norm == "rmsnorm"},
-                        {"model.activation", "swiglu", m.activation, m.activation == "swiglu"},
+                       {{"model.norm", "rmsnorm", m.norm.name(), m.norm == NormType::RmsNorm},
+                        {"model.activation", "swiglu", m.activation.name(), m.activation == Activation::SwiGlu},
                         {"model.bias", "false", yes_no(m.bias), !m.bias}});
     return Family::Llama;
   }

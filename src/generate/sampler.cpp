@@ -81,34 +81,14 @@ torch::Tensor next_tokens_per_row(const torch::Tensor& scores, const std::vector
 
 GenerationOptions GenerationOptions::from_config(const SampleConfig& s, uint64_t seed) {
   GenerationOptions o;
-  o.max_new_tokens = s.max_new_tokens;
-  o.temperature = s.temperature;
-  o.top_k = s.top_k;
-  o.top_p = s.top_p;
-  o.min_p = s.min_p;
-  o.repetition_penalty = s.repetition_penalty;
-  o.no_repeat_ngram = s.no_repeat_ngram;
-  o.beam_width = s.beam_width;
-  o.length_penalty = s.length_penalty;
-  o.num_samples = s.num_samples;
-  o.stop = s.stop;
-  o.tools = s.tools;
+  static_cast<SampleConfig&>(o) = s;
   o.seed = seed;
   return o;
 }
 
 void GenerationOptions::validate() const {
   auto bad = [](const std::string& key, const std::string& why) { throw ConfigError("sample." + key + ": " + why); };
-  if (max_new_tokens < 0) bad("max_new_tokens", "must be >= 0, got " + std::to_string(max_new_tokens));
-  if (!(temperature >= 0)) bad("temperature", strprintf("must be >= 0 (0 = greedy), got %g", temperature));
-  if (top_k < 0) bad("top_k", "must be >= 0 (0 = off), got " + std::to_string(top_k));
-  if (!(top_p > 0 && top_p <= 1)) bad("top_p", strprintf("must be in (0, 1], got %g", top_p));
-  if (!(min_p >= 0 && min_p <= 1)) bad("min_p", strprintf("must be in [0, 1], got %g", min_p));
-  if (!(repetition_penalty > 0)) bad("repetition_penalty", strprintf("must be > 0 (1 = off), got %g", repetition_penalty));
-  if (no_repeat_ngram < 0) bad("no_repeat_ngram", "must be >= 0 (0 = off), got " + std::to_string(no_repeat_ngram));
-  if (beam_width < 1) bad("beam_width", "must be >= 1 (1 = no beam search), got " + std::to_string(beam_width));
-  if (!(length_penalty >= 0)) bad("length_penalty", strprintf("must be >= 0, got %g", length_penalty));
-  if (num_samples < 1) bad("num_samples", "must be >= 1, got " + std::to_string(num_samples));
+  check_ranges(static_cast<const SampleConfig&>(*this));
   if (beam_width > 1 && num_samples > beam_width) {
     bad("num_samples", strprintf("%lld exceeds sample.beam_width (%lld): beam search returns at most beam_width "
                                  "sequences", (long long)num_samples, (long long)beam_width));

@@ -75,20 +75,11 @@ class Decoder;  // generate/decoder.h
 constexpr int64_t kMaxSampleRows = 32;
 uint64_t sample_batch_seed(uint64_t seed, int64_t batch);
 
-struct GenerationOptions {
-  // The sample.* keys (util/config.h describes each).
-  int64_t max_new_tokens = 256;
-  double temperature = 0.8;        // 0 = greedy
-  int64_t top_k = 0;               // 0 = off
-  double top_p = 1.0;              // 1 = off
-  double min_p = 0.0;              // 0 = off
-  double repetition_penalty = 1.0; // 1 = off
-  int64_t no_repeat_ngram = 0;     // 0 = off
-  int64_t beam_width = 1;          // 1 = no beam search
-  double length_penalty = 1.0;
-  int64_t num_samples = 1;
-  std::vector<std::string> stop;   // stop strings (need a tokenizer)
-  std::vector<std::string> tools;  // tools the model may call ("calc"); need a tokenizer with the tool tokens
+// The sample section (util/config.h describes each key: max_new_tokens, temperature 0 = greedy, top_k,
+// top_p, min_p, repetition_penalty, no_repeat_ngram, beam_width, length_penalty, num_samples, stop
+// strings (need a tokenizer), tools (need a tokenizer with the tool tokens); prompt and system are
+// the callers'), and what decoding needs beside it.
+struct GenerationOptions : SampleConfig {
   uint64_t seed = 1337;            // run.seed
 
   // Not config keys: set by the caller.
@@ -103,9 +94,9 @@ struct GenerationOptions {
   bool logprobs = false;           // fill Generation::logprob for sampled rows too (self-consistency)
 
   static GenerationOptions from_config(const SampleConfig& sample, uint64_t seed);
-  // Throws ConfigError naming the sample.* key for a value out of range or a bad combination
-  // (negative temperature, top_p outside (0, 1], beam_width 0, num_samples > beam_width in beam search,
-  // an unknown tool, tools with beam search).
+  // Throws ConfigError naming the sample.* key for a value outside the schema's range (the same check
+  // as a config file's) or a bad combination (num_samples > beam_width in beam search, an empty stop
+  // string, an unknown tool, tools with beam search).
   void validate() const;
   bool greedy() const { return temperature == 0.0; }
 };

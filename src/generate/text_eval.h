@@ -85,7 +85,7 @@ struct TextEvalResult {
 struct TextEvalOptions {
   int64_t stride = 0;  // eval.stride; 0 = the model's context
   int64_t batch_size = 8;
-  std::string progress = "off";  // run.progress
+  Choice<ProgressMode> progress = ProgressMode::Off;  // run.progress
 };
 
 // Tokenizes `text` with m's tokenizer and scores it with m's model. Throws ConfigError naming

@@ -34,7 +34,7 @@ GPTImpl::GPTImpl(const ModelConfig& cfg) : cfg_(cfg) {
   }
   const int64_t c = cfg.d_model;
   wte = register_module("wte", torch::nn::Embedding(cfg.vocab_size, c));
-  if (cfg.position == "learned") wpe = register_module("wpe", torch::nn::Embedding(cfg.block_size, c));
+  if (cfg.position == Position::Learned) wpe = register_module("wpe", torch::nn::Embedding(cfg.block_size, c));
   h = register_module("h", torch::nn::ModuleList());
   for (int64_t i = 0; i < cfg.n_layer; ++i) {
     blocks_.push_back(Block(cfg, i));
@@ -45,11 +45,11 @@ GPTImpl::GPTImpl(const ModelConfig& cfg) : cfg_(cfg) {
     lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(c, cfg.vocab_size).bias(false)));
   }
 
-  if (cfg.position == "rope") {
+  if (cfg.position == Position::Rope) {
     auto tables = rope_tables(cfg.block_size, cfg.head_dim(), cfg.rope_theta);
     rope_cos_ = register_buffer("rope_cos", tables.cos);
     rope_sin_ = register_buffer("rope_sin", tables.sin);
-  } else if (cfg.position == "sinusoidal") {
+  } else if (cfg.position == Position::Sinusoidal) {
     pos_table_ = register_buffer("pos_table", sinusoidal_table(cfg.block_size, c));
   }
   if (cfg.block_size <= kMaxMaskBuffer) {

@@ -3,13 +3,12 @@
 namespace gptforge {
 
 MLPImpl::MLPImpl(const ModelConfig& cfg) : dropout_(cfg.dropout) {
-  const std::string& a = cfg.activation;
-  act_ = a == "swiglu" ? Act::swiglu : a == "relu" ? Act::relu : a == "relu2" ? Act::relu2 : Act::gelu;
+  act_ = cfg.activation;
   const int64_t c = cfg.d_model, f = cfg.hidden_size();
   auto linear = [&](int64_t in, int64_t out) {
     return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(cfg.bias));
   };
-  if (act_ == Act::swiglu) {
+  if (act_ == Activation::SwiGlu) {
     gate = register_module("gate", linear(c, f));
     up = register_module("up", linear(c, f));
     down = register_module("down", linear(f, c));
@@ -34,13 +33,13 @@ void MLPImpl::add_lora(const LoraConfig& cfg) {
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
   torch::Tensor y;
   switch (act_) {
-    case Act::swiglu:
+    case Activation::SwiGlu:
       y = adapted(down, down_lora, torch::silu(adapted(gate, gate_lora, x)) * adapted(up, up_lora, x));
       break;
-    case Act::gelu: y = adapted(proj, proj_lora, torch::gelu(adapted(fc, fc_lora, x), "tanh")); break;
+    case Activation::Gelu: y = adapted(proj, proj_lora, torch::gelu(adapted(fc, fc_lora, x), "tanh")); break;
     // relu's backward needs only its output, so it may overwrite fc's output in place.
-    case Act::relu: y = adapted(proj, proj_lora, adapted(fc, fc_lora, x).relu_()); break;
-    case Act::relu2: y = adapted(proj, proj_lora, adapted(fc, fc_lora, x).relu_().square()); break;
+    case Activation::Relu: y = adapted(proj, proj_lora, adapted(fc, fc_lora, x).relu_()); break;
+    case Activation::Relu2: y = adapted(proj, proj_lora, adapted(fc, fc_lora, x).relu_().square()); break;
   }
   if (is_training() && dropout_ > 0) y = torch::dropout(y, dropout_, /*train=*/true);
   return y;

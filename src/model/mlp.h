@@ -27,7 +27,7 @@ class MLPImpl : public torch::nn::Module {
   LoRA fc_lora{nullptr}, proj_lora{nullptr}, gate_lora{nullptr}, up_lora{nullptr}, down_lora{nullptr};
 
  private:
-  enum class Act { gelu, relu, relu2, swiglu } act_;
+  Activation act_;
   double dropout_;
 };
 TORCH_MODULE(MLP);

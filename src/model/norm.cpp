@@ -2,7 +2,7 @@
 
 namespace gptforge {
 
-NormImpl::NormImpl(const ModelConfig& cfg, int64_t dim) : rms_(cfg.norm == "rmsnorm"), eps_(cfg.norm_eps), dim_(dim) {
+NormImpl::NormImpl(const ModelConfig& cfg, int64_t dim) : rms_(cfg.norm == NormType::RmsNorm), eps_(cfg.norm_eps), dim_(dim) {
   weight = register_parameter("weight", torch::ones({dim}));
   if (!rms_ && cfg.bias) bias = register_parameter("bias", torch::zeros({dim}));
 }

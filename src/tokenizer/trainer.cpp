@@ -134,7 +134,7 @@ std::unordered_map<std::string, std::string> sentencepiece_trainer_args(const To
   std::ostringstream coverage;
   coverage << cfg.character_coverage;
   return {
-      {"model_type", cfg.model_type},
+      {"model_type", cfg.model_type.name()},
       {"vocab_size", std::to_string(cfg.vocab_size)},
       {"byte_fallback", b(cfg.byte_fallback)},
       {"split_digits", b(cfg.split_digits)},
@@ -144,7 +144,7 @@ std::unordered_map<std::string, std::string> sentencepiece_trainer_args(const To
       {"max_sentence_length", std::to_string(cfg.max_sentence_length)},
       {"num_threads", std::to_string(std::max(1, threads))},
       // Byte-exact text: no normalisation, whitespace kept as it is, no space added in front.
-      {"normalization_rule_name", cfg.normalization},
+      {"normalization_rule_name", cfg.normalization.name()},
       {"remove_extra_whitespaces", "false"},
       {"add_dummy_prefix", "false"},
       {"allow_whitespace_only_pieces", "true"},  // runs of spaces (code indentation) may merge
@@ -182,10 +182,10 @@ TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, TextSource& text
   check_tokenizer_config(cfg);
   Sentences sentences(text, cfg);
   if (sentences.error()) std::rethrow_exception(sentences.error());
-  if (sentences.done()) throw DataError("the corpus is empty (no text in tokenizer.inputs)");
+  if (sentences.done()) throw DataError("the corpus is empty (no text in data.inputs)");
 
-  auto args = sentencepiece_trainer_args(cfg, cfg.threads > 0 ? static_cast<int>(cfg.threads) : threads);
-  log_info(strprintf("training a %s tokenizer (vocab %lld) ...", cfg.model_type.c_str(),
+  auto args = sentencepiece_trainer_args(cfg, threads);
+  log_info(strprintf("training a %s tokenizer (vocab %lld) ...", cfg.model_type.name(),
                      static_cast<long long>(cfg.vocab_size)));
   sentencepiece::SetRandomGeneratorSeed(static_cast<unsigned int>(seed & 0x7fffffff));
   std::string model;

@@ -36,7 +36,7 @@ void check_tokenizer_config(const TokenizerConfig& cfg);
 // document is one sentencepiece "sentence"; lines longer than max_sentence_length are cut at a space.
 // The special tokens take ids 0..7 (see tokenizer.h). `seed` makes the sentence sampling
 // reproducible. Throws DataError for an empty text or a vocab_size the text cannot fill (naming
-// tokenizer.vocab_size). `threads` is used when cfg.threads is 0 (pass effective_threads(run)).
+// tokenizer.vocab_size). `threads`: sentencepiece's training threads.
 // Fills every stat but files and invalid_utf8, which belong to the reader of the files.
 TokenizerTrainStats train_tokenizer(const TokenizerConfig& cfg, TextSource& text, int threads, uint64_t seed = 1337);
 

@@ -17,7 +17,7 @@ class LrSchedule {
  private:
   double peak_, min_, decay_fraction_;
   int64_t warmup_, total_;
-  enum class Kind { Cosine, Linear, Constant, Wsd } kind_;
+  Schedule schedule_;
 };
 
 }  // namespace gptforge

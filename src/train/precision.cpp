@@ -7,9 +7,9 @@
 
 namespace gptforge {
 
-std::string resolve_precision(const std::string& precision, torch::Device device) {
-  if (precision == "auto") return device.is_cuda() ? "bf16" : "fp32";
-  if (precision != "fp32" && !device.is_cuda()) {
+Choice<Precision> resolve_precision(Choice<Precision> precision, torch::Device device) {
+  if (precision == Precision::Auto) return device.is_cuda() ? Precision::Bf16 : Precision::Fp32;
+  if (precision != Precision::Fp32 && !device.is_cuda()) {
     throw ConfigError("train.precision=" + precision + " needs a CUDA device; on CPU use fp32 (or auto)");
   }
   return precision;
@@ -27,9 +27,9 @@ void set_cuda_autocast(bool enabled, at::ScalarType dtype) {
 }
 }  // namespace
 
-AutocastGuard::AutocastGuard(torch::Device device, const std::string& precision) {
-  if (!device.is_cuda() || precision == "fp32") return;
-  set_cuda_autocast(true, precision == "bf16" ? at::kBFloat16 : at::kHalf);
+AutocastGuard::AutocastGuard(torch::Device device, Choice<Precision> precision) {
+  if (!device.is_cuda() || precision == Precision::Fp32) return;
+  set_cuda_autocast(true, precision == Precision::Fp16 ? at::kHalf : at::kBFloat16);  // auto: bf16
   active_ = true;
 }
 

@@ -5,16 +5,18 @@
 
 #include <string>
 
+#include "util/config_choices.h"
+
 namespace gptforge {
 
-// train.precision resolved for a device: "fp32", "bf16" or "fp16". auto = bf16 on CUDA, fp32 on CPU.
+// train.precision resolved for a device: Fp32, Bf16 or Fp16, never Auto (bf16 on CUDA, fp32 on CPU).
 // Asking for bf16/fp16 on CPU is a ConfigError naming train.precision.
-std::string resolve_precision(const std::string& precision, torch::Device device);
+Choice<Precision> resolve_precision(Choice<Precision> precision, torch::Device device);
 
 // Enables CUDA autocast to the given precision for its lifetime (nothing for fp32 or CPU).
 class AutocastGuard {
  public:
-  AutocastGuard(torch::Device device, const std::string& precision);
+  AutocastGuard(torch::Device device, Choice<Precision> precision);
   ~AutocastGuard();
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;

@@ -18,7 +18,7 @@ std::string SftDataStats::summary() const {
 std::vector<SftExample> render_examples(const std::vector<InstructExample>& examples, const Tokenizer& tok,
                                         const Config& cfg, SftDataStats& stats) {
   const size_t max_len = static_cast<size_t>(cfg.model.block_size + 1);
-  const bool all = cfg.sft.loss_on == "all";
+  const bool all = cfg.sft.loss_on == LossOn::All;
   std::vector<SftExample> out;
   for (const auto& ex : examples) {
     RenderedChat r;
@@ -34,7 +34,7 @@ std::vector<SftExample> render_examples(const std::vector<InstructExample>& exam
     }
     s.loss_mask[0] = 0;  // nothing predicts the first token
     if (s.ids.size() > max_len) {
-      if (cfg.sft.overlong == "drop") {
+      if (cfg.sft.overlong == Overlong::Drop) {
         ++stats.dropped;
         continue;
       }

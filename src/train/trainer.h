@@ -149,6 +149,8 @@ class Trainer {
   // With run.threads 0: fewer threads while other processes keep the cores busy (thread_governor_).
   void share_cores();
   void log_step(double lr, double grad_norm);
+  // The device's matmul peak in FLOP/s (bf16 on CUDA, f32 on the CPU), the MFU denominator.
+  double measure_peak_flops() const;
   void record(const nlohmann::json& j);
   double elapsed() const;
 
@@ -161,7 +163,7 @@ class Trainer {
   const bool main_;
   const int64_t world_size_;
   const torch::Device device_;
-  const std::string precision_;
+  const Choice<Precision> precision_;
   int64_t accum_ = 1, tokens_per_step_ = 0, total_steps_ = 0;
 
   GPT model_{nullptr};
@@ -206,6 +208,6 @@ struct EvalResult {
   int64_t tokens = 0;
 };
 EvalResult evaluate(GPT& model, const std::vector<Batch>& batches, torch::Device device,
-                    const std::string& precision, double bytes_per_token, Distributed* dist = nullptr);
+                    Choice<Precision> precision, double bytes_per_token, Distributed* dist = nullptr);
 
 }  // namespace gptforge

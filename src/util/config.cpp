@@ -138,6 +138,17 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
   return out;
 }
 
+// A choice key (util/choice.h): one of its enum's names.
+template <class E>
+void parse_value(const Source& src, const YAML::Node& node, const std::string& key, Choice<E>& out) {
+  const std::string allowed = join(Choice<E>::names(), ", ");
+  if (!node.IsScalar()) type_error(src, node, key, ("one of " + allowed).c_str());
+  if (!Choice<E>::known(node.Scalar())) {
+    throw ConfigError(src.at(node) + ": " + key + ": '" + node.Scalar() + "' is not one of " + allowed);
+  }
+  out = node.Scalar();
+}
+
 template <class T>
 void check(const Source&, const YAML::Node&, const std::string&, const T&) {}
 
@@ -147,13 +158,6 @@ void check(const Source& src, const YAML::Node& node, const std::string& key, co
   if (v < r.min || v > r.max) {
     throw ConfigError(src.at(node) + ": " + key + ": " + fmt_number(v) + " is out of range [" + fmt_number(r.min) +
                       ", " + fmt_number(r.max) + "]");
-  }
-}
-
-void check(const Source& src, const YAML::Node& node, const std::string& key, const std::string& value,
-           const Choices& c) {
-  if (std::find(c.values.begin(), c.values.end(), value) == c.values.end()) {
-    throw ConfigError(src.at(node) + ": " + key + ": '" + value + "' is not one of " + join(c.values, ", "));
   }
 }
 
@@ -198,13 +202,24 @@ std::string value_text(int64_t v) { return std::to_string(v); }
 std::string value_text(double v) { return fmt_number(v); }
 std::string value_text(const std::string& v) { return v.empty() ? "\"\"" : v; }
 std::string value_text(const std::vector<std::string>& v) { return "[" + join(v, ", ") + "]"; }
+template <class E>
+std::string value_text(const Choice<E>& v) { return v.name(); }
 
 std::string allowed_text() { return ""; }
 std::string allowed_text(const Range& r) {
   return "[" + fmt_number(r.min) + ", " + fmt_number(r.max) + "]";
 }
-std::string allowed_text(const Choices& c) { return join(c.values, " | "); }
 std::string allowed_text(const ItemChoices& c) { return "items: " + join(c.values, " | "); }
+// What a field may hold: its constraint, or a choice key's names.
+template <class T, class... C>
+std::string allowed_of(const T&, const C&... constraint) { return allowed_text(constraint...); }
+template <class E>
+std::string allowed_of(const Choice<E>&) { return join(Choice<E>::names(), " | "); }
+
+template <class T>
+const char* type_name_of(const T&) { return type_name<T>(); }
+template <class E>
+const char* type_name_of(const Choice<E>&) { return "string"; }
 
 template <class T>
 bool empty_value(const T&) { return false; }
@@ -216,7 +231,7 @@ struct FieldLister {
   template <class T, class... C>
   void operator()(const char* field, T& ref, const char* desc, const C&... constraint) {
     T* p = &ref;
-    fields.push_back({field, type_name<T>(), value_text(ref), allowed_text(constraint...), desc,
+    fields.push_back({field, type_name_of(ref), value_text(ref), allowed_of(ref, constraint...), desc,
                       [p] { return empty_value(*p); }});
   }
 };
@@ -228,6 +243,8 @@ struct FieldEmitter {
   void emit(int64_t v) { out << v; }
   void emit(double v) { out << fmt_number(v); }
   void emit(const std::string& v) { out << YAML::DoubleQuoted << v; }
+  template <class E>
+  void emit(const Choice<E>& v) { out << YAML::DoubleQuoted << std::string(v.name()); }
   void emit(const std::vector<std::string>& v) {
     out << YAML::Flow << YAML::BeginSeq;
     for (const auto& s : v) out << YAML::DoubleQuoted << s;
@@ -290,6 +307,32 @@ void list_fields(Config& cfg, const std::function<void(const std::string&, const
   cfg.sections(each);
 }
 
+// Checks one section's values against their Range / ItemChoices, naming "section.key".
+struct RangeChecker {
+  const std::string& section;
+  template <class T, class... C>
+  void operator()(const char* field, T& ref, const char*, const C&... constraint) {
+    check_value(section + "." + field, ref, constraint...);
+  }
+  template <class T>
+  static void check_value(const std::string&, const T&) {}
+  template <class T>
+  static void check_value(const std::string& key, const T& value, const Range& r) {
+    const double v = static_cast<double>(value);
+    if (!(v >= r.min && v <= r.max)) {
+      throw ConfigError(key + ": " + fmt_number(v) + " is out of range [" + fmt_number(r.min) + ", " +
+                        fmt_number(r.max) + "]");
+    }
+  }
+  static void check_value(const std::string& key, const std::vector<std::string>& items, const ItemChoices& c) {
+    for (const auto& item : items) {
+      if (std::find(c.values.begin(), c.values.end(), item) == c.values.end()) {
+        throw ConfigError(key + ": '" + item + "' is not one of " + join(c.values, ", "));
+      }
+    }
+  }
+};
+
 // ---- Suggestions for unknown keys ----------------------------------------------------------------
 
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -343,9 +386,24 @@ struct KeyApplier {
   }
 };
 
+// Keys that were merged into another: the old name is refused, naming the new one.
+const std::vector<std::pair<std::string, std::string>>& merged_keys() {
+  static const std::vector<std::pair<std::string, std::string>> merged = {
+      {"tokenizer.inputs", "data.inputs"},       {"tokenizer.format", "data.format"},
+      {"tokenizer.jsonl_field", "data.jsonl_field"}, {"tokenizer.threads", "data.threads"},
+      {"train.sample_prompt", "sample.prompt"},  {"train.sample_tokens", "sample.max_new_tokens"}};
+  return merged;
+}
+
 void apply_key(Config& cfg, const std::string& section, const std::string& key, const YAML::Node& value,
                const Source& src, const YAML::Node& key_node) {
   const std::string path = section + "." + key;
+  for (const auto& [old_key, new_key] : merged_keys()) {
+    if (path == old_key) {
+      throw ConfigError(src.at(key_node) + ": " + old_key + " is now " + new_key +
+                        " (one key for what the two did; set " + new_key + " instead)");
+    }
+  }
   KeyApplier apply{section, key, path, value, src};
   SectionAdapter<KeyApplier> adapter{apply};
   cfg.sections(adapter);
@@ -509,23 +567,28 @@ std::string family_in(const YAML::Node& root) {
 
 int64_t ModelConfig::hidden_size() const {
   if (mlp_hidden > 0) return mlp_hidden;
-  if (activation == "swiglu") return (8 * d_model / 3 + 7) / 8 * 8;
+  if (activation == Activation::SwiGlu) return (8 * d_model / 3 + 7) / 8 * 8;
   return 4 * d_model;
 }
 
 void apply_family_preset(ModelConfig& m) {
-  if (m.family == "gpt2") {
-    m.position = "learned";
-    m.norm = "layernorm";
-    m.activation = "gelu";
-    m.bias = true;
-    m.tie_embeddings = true;
-  } else if (m.family == "llama") {
-    m.position = "rope";
-    m.norm = "rmsnorm";
-    m.activation = "swiglu";
-    m.bias = false;
-    m.tie_embeddings = false;
+  switch (m.family) {
+    case ModelFamily::Gpt2:
+      m.position = Position::Learned;
+      m.norm = NormType::LayerNorm;
+      m.activation = Activation::Gelu;
+      m.bias = true;
+      m.tie_embeddings = true;
+      break;
+    case ModelFamily::Llama:
+      m.position = Position::Rope;
+      m.norm = NormType::RmsNorm;
+      m.activation = Activation::SwiGlu;
+      m.bias = false;
+      m.tie_embeddings = false;
+      break;
+    case ModelFamily::Custom:
+      break;
   }
 }
 
@@ -591,17 +654,17 @@ void validate_config(const Config& cfg) {
     fail("model.n_head (" + std::to_string(m.n_head) + ") must be divisible by model.n_kv_head (" +
          std::to_string(m.n_kv_head) + ")");
   }
-  if (m.position == "rope" && m.head_dim() % 2 != 0) {
+  if (m.position == Position::Rope && m.head_dim() % 2 != 0) {
     fail("model.position=rope needs an even head size, but model.d_model / model.n_head = " +
          std::to_string(m.head_dim()));
   }
-  if (m.position == "sinusoidal" && m.d_model % 2 != 0) {
+  if (m.position == Position::Sinusoidal && m.d_model % 2 != 0) {
     fail("model.position=sinusoidal needs an even model.d_model, got " + std::to_string(m.d_model));
   }
   const LoraConfig& lora = cfg.lora;
   if (lora.rank > 0) {
     if (lora.targets.empty()) fail("lora.targets is empty: name at least one layer (q, k, v, o or an MLP one)");
-    const bool gated = m.activation == "swiglu";
+    const bool gated = m.activation == Activation::SwiGlu;
     for (const auto& target : lora.targets) {
       const bool mlp_plain = target == "fc" || target == "proj";
       const bool mlp_gated = target == "gate" || target == "up" || target == "down";
@@ -636,6 +699,13 @@ void require_keys(const Config& cfg_in, const std::vector<std::string>& keys, co
       }
     }
   });
+}
+
+void check_ranges(const SampleConfig& sample) {
+  SampleConfig copy = sample;  // the schema's visitors take their fields by reference
+  const std::string section = "sample";
+  RangeChecker checker{section};
+  copy.fields(checker);
 }
 
 std::string config_to_yaml(const Config& cfg_in) {

@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "util/config_choices.h"
+
 namespace gptforge {
 
-// Constraints a field may carry. An empty Choices / a default Range means "anything of this type".
-struct Choices {
-  std::vector<std::string> values;
-};
+// Constraints a field may carry (a default Range means "any number"). A key with a fixed set of
+// values is a Choice<Enum> field (util/choice.h, util/config_choices.h): its enum lists the names.
 struct Range {
   double min = -1e300;
   double max = 1e300;
@@ -29,10 +29,10 @@ struct ItemChoices {
 
 struct RunConfig {
   int64_t threads = 0;
-  std::string device = "auto";
+  Choice<DeviceChoice> device = DeviceChoice::Auto;
   int64_t seed = 1337;
-  std::string log_level = "info";
-  std::string progress = "auto";
+  Choice<LogLevel> log_level = LogLevel::Info;
+  Choice<ProgressMode> progress = ProgressMode::Auto;
   double dist_timeout = 300.0;
 
   template <class V>
@@ -41,81 +41,72 @@ struct RunConfig {
       "Intra-op CPU threads; 0 uses every core (shared among a distributed run's local processes), and in "
       "training fewer while other processes keep the cores busy (util/thread_governor.h)",
       Range{0, 1024});
-    v("device", device, "Where to run: auto (CUDA when present), cpu or cuda", Choices{{"auto", "cpu", "cuda"}});
+    v("device", device, "Where to run: auto (CUDA when present), cpu or cuda");
     v("seed", seed, "Seed for every random generator of the run", Range{0, 9.2e18});
-    v("log_level", log_level, "How much to print", Choices{{"quiet", "info", "debug"}});
-    v("progress", progress, "Progress display: a bar on a terminal, plain lines otherwise (auto)",
-      Choices{{"auto", "bar", "plain", "off"}});
+    v("log_level", log_level, "How much to print");
+    v("progress", progress, "Progress display: a bar on a terminal, plain lines otherwise (auto)");
     v("dist_timeout", dist_timeout, "Distributed runs: seconds to wait for another process before failing",
       Range{1, 86400});
   }
 };
 
+// The corpus the tokenizer learns from is data.inputs (with data.format, data.jsonl_field and
+// data.threads): one corpus for `tokenizer train` and `prepare`.
 struct TokenizerConfig {
-  std::vector<std::string> inputs;
-  std::string format = "auto";
-  std::string jsonl_field = "text";
   std::string model_prefix = "data/tokenizers/tok";
-  std::string model_type = "bpe";
+  Choice<TokenizerModel> model_type = TokenizerModel::Bpe;
   int64_t vocab_size = 4096;
   bool byte_fallback = true;
   bool split_digits = true;
   double character_coverage = 0.9995;
   int64_t max_sentences = 1000000;
   int64_t max_sentence_length = 16384;
-  std::string normalization = "identity";
-  int64_t threads = 0;
+  Choice<Normalization> normalization = Normalization::Identity;
 
   template <class V>
   void fields(V& v) {
-    v("inputs", inputs, "Training text: files, directories or globs");
-    v("format", format, "Input format: auto (by extension), text, or jsonl", Choices{{"auto", "text", "jsonl"}});
-    v("jsonl_field", jsonl_field, "Field holding the text in JSONL inputs");
     v("model_prefix", model_prefix, "Output path prefix: writes PREFIX.model and PREFIX.vocab");
-    v("model_type", model_type, "sentencepiece algorithm", Choices{{"bpe", "unigram", "char"}});
+    v("model_type", model_type, "sentencepiece algorithm");
     v("vocab_size", vocab_size, "Vocabulary size, special tokens included", Range{32, 1 << 20});
     v("byte_fallback", byte_fallback, "Unknown characters fall back to UTF-8 bytes, so any text round-trips");
     v("split_digits", split_digits, "Split numbers into single digits");
     v("character_coverage", character_coverage, "Share of characters covered by the vocabulary", Range{0.5, 1.0});
     v("max_sentences", max_sentences, "Cap on the sentences sampled to train the tokenizer", Range{1, 1e9});
     v("max_sentence_length", max_sentence_length, "Longest sentence (bytes) used in training", Range{16, 1e8});
-    v("normalization", normalization, "Unicode normalisation; identity keeps text byte-exact",
-      Choices{{"identity", "nfkc", "nmt_nfkc"}});
-    v("threads", threads, "Threads for training; 0 uses run.threads", Range{0, 1024});
+    v("normalization", normalization, "Unicode normalisation; identity keeps text byte-exact");
   }
 };
 
 struct DataConfig {
   std::vector<std::string> inputs;
-  std::string format = "auto";
+  Choice<TextFormat> format = TextFormat::Auto;
   std::string jsonl_field = "text";
-  std::string documents = "paragraph";
+  Choice<DocumentMode> documents = DocumentMode::Paragraph;
   std::string tokenizer = "data/tokenizers/tok.model";
   std::string out_dir = "data/shards";
   double val_fraction = 0.05;
   int64_t shard_tokens = 50000000;
-  std::string invalid_utf8 = "replace";
+  Choice<InvalidUtf8> invalid_utf8 = InvalidUtf8::Replace;
   int64_t threads = 0;
 
   template <class V>
   void fields(V& v) {
-    v("inputs", inputs, "Corpus to tokenize: files, directories or globs");
-    v("format", format, "Input format: auto (by extension), text, or jsonl", Choices{{"auto", "text", "jsonl"}});
+    v("inputs", inputs, "The corpus: files, directories or globs (`tokenizer train` learns from it, `prepare` "
+                        "tokenizes it)");
+    v("format", format, "Input format: auto (by extension), text, or jsonl");
     v("jsonl_field", jsonl_field, "Field holding the text in JSONL inputs");
-    v("documents", documents, "How plain text splits into documents: whole file, blank-line paragraph, or line",
-      Choices{{"file", "paragraph", "line"}});
+    v("documents", documents, "How plain text splits into documents: whole file, blank-line paragraph, or line");
     v("tokenizer", tokenizer, "sentencepiece model used to encode the corpus");
     v("out_dir", out_dir, "Directory for the token shards and meta.json");
     v("val_fraction", val_fraction, "Share of documents held out for validation", Range{0.0, 0.5});
     v("shard_tokens", shard_tokens, "Most tokens in one shard file", Range{1000, 4e9});
-    v("invalid_utf8", invalid_utf8, "Invalid UTF-8 in the corpus: replace with U+FFFD (counted) or reject",
-      Choices{{"replace", "reject"}});
-    v("threads", threads, "Encoding threads; 0 uses run.threads", Range{0, 1024});
+    v("invalid_utf8", invalid_utf8, "Invalid UTF-8 in the corpus: replace with U+FFFD (counted) or reject");
+    v("threads", threads, "Threads for tokenizer training and encoding; 0 uses run.threads", Range{0, 1024});
   }
 };
 
 struct ModelConfig {
-  std::string family = "gpt2";
+  Choice<ModelFamily> family = ModelFamily::Gpt2;
   int64_t vocab_size = 0;
   int64_t block_size = 256;
   int64_t n_layer = 6;
@@ -123,11 +114,11 @@ struct ModelConfig {
   int64_t n_kv_head = 0;
   int64_t d_model = 384;
   int64_t mlp_hidden = 0;
-  std::string position = "learned";
+  Choice<Position> position = Position::Learned;
   double rope_theta = 10000.0;
-  std::string norm = "layernorm";
+  Choice<NormType> norm = NormType::LayerNorm;
   double norm_eps = 1e-5;
-  std::string activation = "gelu";
+  Choice<Activation> activation = Activation::Gelu;
   bool bias = true;
   bool tie_embeddings = true;
   double dropout = 0.0;
@@ -140,8 +131,7 @@ struct ModelConfig {
 
   template <class V>
   void fields(V& v) {
-    v("family", family, "Preset filling the style keys: gpt2 (GPT-2), llama (Llama), custom (no preset)",
-      Choices{{"gpt2", "llama", "custom"}});
+    v("family", family, "Preset filling the style keys: gpt2 (GPT-2), llama (Llama), custom (no preset)");
     v("vocab_size", vocab_size, "Vocabulary size; 0 takes it from the tokenizer", Range{0, 1 << 24});
     v("block_size", block_size, "Context length in tokens", Range{1, 1 << 20});
     v("n_layer", n_layer, "Number of transformer blocks", Range{1, 1024});
@@ -151,13 +141,11 @@ struct ModelConfig {
     v("d_model", d_model, "Width of the residual stream", Range{1, 1 << 16});
     v("mlp_hidden", mlp_hidden, "MLP hidden width; 0 = 4*d_model (8/3*d_model rounded to 8 for swiglu)",
       Range{0, 1 << 20});
-    v("position", position, "Position information: learned, sinusoidal, rope, or none",
-      Choices{{"learned", "sinusoidal", "rope", "none"}});
+    v("position", position, "Position information: learned, sinusoidal, rope, or none");
     v("rope_theta", rope_theta, "RoPE base frequency", Range{1.0, 1e9});
-    v("norm", norm, "Normalisation (pre-norm placement)", Choices{{"layernorm", "rmsnorm"}});
+    v("norm", norm, "Normalisation (pre-norm placement)");
     v("norm_eps", norm_eps, "Epsilon of the norms", Range{1e-12, 1e-2});
-    v("activation", activation, "MLP activation: gelu (tanh approximation, as GPT-2), relu, swiglu, relu2",
-      Choices{{"gelu", "relu", "swiglu", "relu2"}});
+    v("activation", activation, "MLP activation: gelu (tanh approximation, as GPT-2), relu, swiglu, relu2");
     v("bias", bias, "Biases in linear layers and norms");
     v("tie_embeddings", tie_embeddings, "Share the token embedding with the LM head");
     v("dropout", dropout, "Dropout probability in training", Range{0.0, 0.9});
@@ -178,7 +166,7 @@ struct TrainConfig {
   double learning_rate = 1e-3;
   double min_lr = 1e-4;
   int64_t warmup_steps = 100;
-  std::string schedule = "cosine";
+  Choice<Schedule> schedule = Schedule::Cosine;
   double decay_fraction = 0.2;
   double weight_decay = 0.1;
   std::vector<std::string> no_decay = {"bias", "norm", "embedding"};
@@ -186,13 +174,11 @@ struct TrainConfig {
   double beta2 = 0.95;
   double eps = 1e-8;
   double grad_clip = 1.0;
-  std::string precision = "auto";
+  Choice<Precision> precision = Precision::Auto;
   bool tf32 = true;
   int64_t eval_interval = 100;
   int64_t eval_batches = 20;
   int64_t sample_interval = 0;
-  std::string sample_prompt;
-  int64_t sample_tokens = 64;
   int64_t log_interval = 10;
   int64_t checkpoint_interval = 200;
   int64_t keep_last = 2;
@@ -213,8 +199,7 @@ struct TrainConfig {
     v("learning_rate", learning_rate, "Peak learning rate", Range{0, 10});
     v("min_lr", min_lr, "Learning rate at the end of the decay", Range{0, 10});
     v("warmup_steps", warmup_steps, "Linear warmup steps", Range{0, 1e12});
-    v("schedule", schedule, "Decay after warmup: cosine, linear, constant, or wsd (warmup-stable-decay)",
-      Choices{{"cosine", "linear", "constant", "wsd"}});
+    v("schedule", schedule, "Decay after warmup: cosine, linear, constant, or wsd (warmup-stable-decay)");
     v("decay_fraction", decay_fraction, "wsd: share of the steps spent in the final decay", Range{0, 1});
     v("weight_decay", weight_decay, "Decoupled (AdamW) weight decay", Range{0, 10});
     v("no_decay", no_decay, "Parameter kinds exempt from weight decay", ItemChoices{{"bias", "norm", "embedding"}});
@@ -222,14 +207,12 @@ struct TrainConfig {
     v("beta2", beta2, "AdamW beta2", Range{0, 0.999999});
     v("eps", eps, "AdamW epsilon", Range{1e-30, 1});
     v("grad_clip", grad_clip, "Clip the global gradient norm to this (0 = off)", Range{0, 1e6});
-    v("precision", precision, "Compute precision: auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16, fp16",
-      Choices{{"auto", "fp32", "bf16", "fp16"}});
+    v("precision", precision, "Compute precision: auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16, fp16");
     v("tf32", tf32, "Allow TF32 matmuls on CUDA");
     v("eval_interval", eval_interval, "Evaluate every N steps (0 = only at the end)", Range{0, 1e12});
     v("eval_batches", eval_batches, "Validation batches per evaluation", Range{1, 1e9});
-    v("sample_interval", sample_interval, "Print a sample every N steps (0 = never)", Range{0, 1e12});
-    v("sample_prompt", sample_prompt, "Prompt of the periodic sample");
-    v("sample_tokens", sample_tokens, "Tokens in the periodic sample", Range{1, 1e6});
+    v("sample_interval", sample_interval,
+      "Print a sample every N steps (0 = never): sample.max_new_tokens tokens after sample.prompt", Range{0, 1e12});
     v("log_interval", log_interval, "Log metrics every N steps", Range{1, 1e12});
     v("checkpoint_interval", checkpoint_interval, "Write a checkpoint every N steps (0 = only at the end)",
       Range{0, 1e12});
@@ -243,9 +226,9 @@ struct SftConfig {
   std::string train_file;
   std::string val_file;
   double val_fraction = 0.05;
-  std::string format = "auto";
-  std::string loss_on = "assistant";
-  std::string overlong = "truncate";
+  Choice<InstructFormat> format = InstructFormat::Auto;
+  Choice<LossOn> loss_on = LossOn::Assistant;
+  Choice<Overlong> overlong = Overlong::Truncate;
   int64_t early_stop_patience = 0;
   bool skip_invalid = false;
 
@@ -254,10 +237,9 @@ struct SftConfig {
     v("train_file", train_file, "Instruction data: Alpaca JSON/JSONL or chat JSONL");
     v("val_file", val_file, "Validation data; empty splits val_fraction off train_file");
     v("val_fraction", val_fraction, "Share of examples held out when val_file is empty", Range{0, 0.5});
-    v("format", format, "auto (detected per record), alpaca, or chat", Choices{{"auto", "alpaca", "chat"}});
-    v("loss_on", loss_on, "Tokens that carry loss: assistant replies only, or all", Choices{{"assistant", "all"}});
-    v("overlong", overlong, "Examples longer than the context: truncate or drop (counted)",
-      Choices{{"truncate", "drop"}});
+    v("format", format, "auto (detected per record), alpaca, or chat");
+    v("loss_on", loss_on, "Tokens that carry loss: assistant replies only, or all");
+    v("overlong", overlong, "Examples longer than the context: truncate or drop (counted)");
     v("early_stop_patience", early_stop_patience, "Stop after N evaluations without improvement (0 = off)",
       Range{0, 1e6});
     v("skip_invalid", skip_invalid, "Skip malformed records (counted) instead of failing");
@@ -302,7 +284,7 @@ struct SampleConfig {
 
   template <class V>
   void fields(V& v) {
-    v("prompt", prompt, "Text to continue");
+    v("prompt", prompt, "Text to continue (also the prompt of training's periodic sample)");
     v("max_new_tokens", max_new_tokens, "Most tokens to generate", Range{1, 1e7});
     v("temperature", temperature, "Softmax temperature; 0 = greedy", Range{0, 100});
     v("top_k", top_k, "Keep the k most likely tokens (0 = off)", Range{0, 1 << 24});
@@ -336,15 +318,15 @@ struct EvalConfig {
 };
 
 struct ExportConfig {
-  std::string format = "hf";
-  std::string dtype = "f32";
+  Choice<ExportFormat> format = ExportFormat::Hf;
+  Choice<ExportDtype> dtype = ExportDtype::F32;
   std::string out;
   bool force = false;
 
   template <class V>
   void fields(V& v) {
-    v("format", format, "hf (Hugging Face directory) or gguf (llama.cpp)", Choices{{"hf", "gguf"}});
-    v("dtype", dtype, "Weight dtype in the exported file", Choices{{"f32", "f16", "bf16"}});
+    v("format", format, "hf (Hugging Face directory) or gguf (llama.cpp)");
+    v("dtype", dtype, "Weight dtype in the exported file");
     v("out", out, "Output path");
     v("force", force, "Overwrite an existing output");
   }
@@ -419,6 +401,11 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 
 // Cross-field checks (divisibility, head sizes, schedules). Throws ConfigError naming the keys.
 void validate_config(const Config& cfg);
+
+// The schema's range and item checks of one section's values, for sections filled in code rather
+// than from a file (GenerationOptions is a SampleConfig). Throws ConfigError "sample.top_p: 0 is out of
+// range [1e-09, 1]", as loading a config would.
+void check_ranges(const SampleConfig& sample);
 
 // Throws ConfigError when any of these keys (e.g. "data.inputs") is empty, naming the command.
 void require_keys(const Config& cfg, const std::vector<std::string>& keys, const std::string& command);

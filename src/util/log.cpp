@@ -9,9 +9,6 @@ LogLevel g_level = LogLevel::Info;
 }
 
 void set_log_level(LogLevel level) { g_level = level; }
-void set_log_level(const std::string& name) {
-  g_level = name == "quiet" ? LogLevel::Quiet : name == "debug" ? LogLevel::Debug : LogLevel::Info;
-}
 LogLevel log_level() { return g_level; }
 
 void log_info(const std::string& msg) {

@@ -9,7 +9,6 @@ namespace gptforge {
 enum class LogLevel { Quiet = 0, Info = 1, Debug = 2 };
 
 void set_log_level(LogLevel level);
-void set_log_level(const std::string& name);  // quiet | info | debug
 LogLevel log_level();
 
 void log_info(const std::string& msg);

@@ -16,10 +16,10 @@ std::string format_duration(double s) {
   return strprintf("%llds", (long long)t);
 }
 
-Progress::Progress(std::string label, int64_t total, const std::string& mode, double plain_every_s)
+Progress::Progress(std::string label, int64_t total, Choice<ProgressMode> mode, double plain_every_s)
     : label_(std::move(label)), total_(total), plain_every_s_(plain_every_s) {
-  off_ = mode == "off" || log_level() == LogLevel::Quiet;
-  bar_ = mode == "bar" || (mode == "auto" && ::isatty(STDERR_FILENO));
+  off_ = mode == ProgressMode::Off || log_level() == LogLevel::Quiet;
+  bar_ = mode == ProgressMode::Bar || (mode == ProgressMode::Auto && ::isatty(STDERR_FILENO));
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 

@@ -4,12 +4,15 @@
 #include <cstdint>
 #include <string>
 
+#include "util/config_choices.h"
+
 namespace gptforge {
 
 class Progress {
  public:
-  // mode: auto | bar | plain | off (run.progress). total may be 0 when unknown.
-  Progress(std::string label, int64_t total, const std::string& mode = "auto", double plain_every_s = 10.0);
+  // mode: run.progress. total may be 0 when unknown.
+  Progress(std::string label, int64_t total, Choice<ProgressMode> mode = ProgressMode::Auto,
+           double plain_every_s = 10.0);
   // Reports `done` units with free text after the counter (loss, tokens/s, ...).
   void update(int64_t done, const std::string& info = "");
   // Draws the final state and ends the line: `done` units (the total when < 0; a run stopped early

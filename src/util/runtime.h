@@ -15,7 +15,7 @@ int effective_threads(const RunConfig& run);
 // Sets LibTorch's intra-op threads (this LibTorch starts with one), the log level and the seeds.
 void init_runtime(const RunConfig& run);
 // run.device resolved: auto picks CUDA when present. Asking for cuda without it is a ConfigError.
-torch::Device resolve_device(const std::string& device);
+torch::Device resolve_device(Choice<DeviceChoice> device);
 
 // Path of the BLAS shared library this process loaded, and OpenBLAS's own description of itself
 // when it is OpenBLAS ("" when the BLAS does not say).
@@ -26,8 +26,9 @@ struct BlasInfo {
 };
 BlasInfo blas_info();
 
-// Measured dense matmul throughput in GFLOP/s for n x n matrices of `dtype` on `device`,
-// the median of repeated timings after a warm-up.
+// Measured dense matmul throughput in GFLOP/s for n x n matrices of `dtype` on `device`: the best of
+// repeated timings after a warm-up. The best, not the median: a peak that MFU is measured against
+// must not be lowered by a moment of contention (seen: MFU of 106% and 163% against medians).
 double measure_matmul_gflops(torch::Device device, torch::ScalarType dtype, int64_t n = 1024, int repeats = 7);
 
 // Waits for the device's queued work (CUDA); nothing on the CPU. For timings.

@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.bash"  # WORK (the current directory), fail, expect_
 # ---- Two tiny real models, each with a tokenizer of its own ----
 pseudo_text_corpus 7 40 40
 for v in 320 300; do
-  "$BIN" tokenizer train --config "$SRC/configs/brown-data.yaml" tokenizer.inputs=corpus tokenizer.vocab_size=$v \
+  "$BIN" tokenizer train --config "$SRC/configs/brown-data.yaml" data.inputs=corpus tokenizer.vocab_size=$v \
     tokenizer.model_prefix=tok$v/bpe run.log_level=quiet >/dev/null
   "$BIN" prepare --config "$SRC/configs/brown-data.yaml" data.inputs=corpus data.tokenizer=tok$v/bpe.model \
     data.documents=paragraph data.out_dir=shards$v data.val_fraction=0.1 run.progress=off run.log_level=quiet >/dev/null

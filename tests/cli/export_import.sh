@@ -19,7 +19,7 @@ mkdir corpus
 awk 'BEGIN { srand(3); split("the a fox dog runs jumps over under big small red green tree house", w, " ");
   for (p = 0; p < 30; p++) { line = ""; for (i = 0; i < 80; i++) line = line " " w[int(rand() * 14) + 1];
   print line "." > "corpus/c.txt"; print "" > "corpus/c.txt" } }'
-"$BIN" tokenizer train tokenizer.inputs=corpus tokenizer.vocab_size=300 tokenizer.model_prefix=tok/t \
+"$BIN" tokenizer train data.inputs=corpus tokenizer.vocab_size=300 tokenizer.model_prefix=tok/t \
   run.log_level=quiet >/dev/null
 "$BIN" prepare data.inputs=corpus data.tokenizer=tok/t.model data.out_dir=shards data.val_fraction=0.1 \
   run.progress=off run.log_level=quiet >/dev/null

@@ -38,7 +38,7 @@ pseudo_text_corpus() {
 # into run/ (about 20 s on one thread). Needs BIN and SRC.
 train_tiny_model() {
   pseudo_text_corpus 11 60 50
-  "$BIN" tokenizer train --config "$SRC/configs/brown-data.yaml" tokenizer.inputs=corpus tokenizer.vocab_size=300 \
+  "$BIN" tokenizer train --config "$SRC/configs/brown-data.yaml" data.inputs=corpus tokenizer.vocab_size=300 \
     tokenizer.model_prefix=tok/bpe run.log_level=quiet >/dev/null
   "$BIN" prepare --config "$SRC/configs/brown-data.yaml" data.inputs=corpus data.tokenizer=tok/bpe.model \
     data.documents=paragraph data.out_dir=shards data.val_fraction=0.1 run.progress=off run.log_level=quiet >/dev/null

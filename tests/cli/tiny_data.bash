@@ -11,7 +11,7 @@ tiny_data() {
     for w in $(seq 1 40); do line+="${words[$(( (p * 7 + w * w) % ${#words[@]} ))]} "; done
     printf '%s.\n\n' "$line" >> corpus.txt
   done
-  common=(tokenizer.inputs=corpus.txt tokenizer.model_prefix=tok tokenizer.vocab_size=300
+  common=(tokenizer.model_prefix=tok tokenizer.vocab_size=300
           data.inputs=corpus.txt data.tokenizer=tok.model data.out_dir=shards data.val_fraction=0.1
           run.threads=1 run.log_level=quiet "$@")
   "$bin" tokenizer train "${common[@]}" >/dev/null 2>&1 || fail "tokenizer train"

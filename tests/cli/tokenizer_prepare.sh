@@ -20,11 +20,11 @@ awk 'BEGIN {
 }'
 
 # Tokenizers: a small BPE through the Brown config, a char model through configs/char.yaml.
-"$BIN" tokenizer train --config "$SRC/configs/brown-data.yaml" tokenizer.inputs=corpus \
+"$BIN" tokenizer train --config "$SRC/configs/brown-data.yaml" data.inputs=corpus \
   tokenizer.vocab_size=340 tokenizer.model_prefix=tok/bpe run.log_level=quiet >train.txt
 [[ -s tok/bpe.model && -s tok/bpe.vocab ]] || fail "tokenizer train wrote no model"
 grep -q "340 pieces" train.txt || fail "tokenizer train did not report the vocabulary: $(cat train.txt)"
-"$BIN" tokenizer train --config "$SRC/configs/char.yaml" tokenizer.inputs=corpus/a.txt \
+"$BIN" tokenizer train --config "$SRC/configs/char.yaml" data.inputs=corpus/a.txt \
   tokenizer.model_prefix=tok/char run.log_level=quiet >/dev/null
 "$BIN" tokenizer show --model tok/char "fox" | grep -q "3 tokens" || fail "char model should give 3 tokens for 'fox'"
 
@@ -57,7 +57,7 @@ grep -Eq "^val +4 " prep.txt || fail "expected 4 validation documents"
 [[ "$(head -c 7 shards/train_000000.bin)" == "GFSHARD" ]] || fail "shard magic"
 
 # Errors: missing input (exit 1, file named), unknown key (exit 2), missing required key (exit 2).
-expect_exit 1 "nope.txt" -- "$BIN" tokenizer train --config "$SRC/configs/char.yaml" tokenizer.inputs=nope.txt \
+expect_exit 1 "nope.txt" -- "$BIN" tokenizer train --config "$SRC/configs/char.yaml" data.inputs=nope.txt \
   tokenizer.model_prefix=tok/x
 expect_exit 1 "missing.txt" -- "$BIN" prepare --config "$SRC/configs/brown-data.yaml" data.inputs=missing.txt \
   data.tokenizer=tok/bpe.model data.out_dir=shards2

@@ -24,7 +24,7 @@ train=("${common[@]}" model.n_layer=2 model.n_head=2 model.d_model=32 model.bloc
 mkfifo pipe
 expect_one_line 1 "pipe: is a FIFO, not a regular file" -- timeout 60 "$bin" prepare "${common[@]}" data.inputs=pipe data.out_dir=p1
 expect_one_line 1 "/dev/zero: is a device, not a regular file" -- \
-  timeout 60 "$bin" tokenizer train "${common[@]}" tokenizer.inputs=/dev/zero tokenizer.model_prefix=t2
+  timeout 60 "$bin" tokenizer train "${common[@]}" data.inputs=/dev/zero tokenizer.model_prefix=t2
 
 # Configs: a directory, a directory as base, duplicate keys, a second document: exit 2, named.
 mkdir confdir
@@ -54,6 +54,15 @@ expect_one_line 1 "outside the vocabulary of small_vocab/meta.json (vocab_size 2
   "$bin" train "${train[@]}" train.data_dir=small_vocab train.out_dir=sv
 grep -qE "small_vocab/(train|val)_000000.bin: token [0-9]+ is id (29[0-9])," err.txt || fail "$(cat err.txt)"
 [[ ! -e sv ]] || fail "train.out_dir was created for unusable shards"
+
+# Memory the machine cannot give (a 2 GB address-space limit, a model of about 50 billion weights):
+# the command and the keys that bound its memory are named, exit 1, no run directory left behind.
+expect_one_line 1 "out of memory in \`gptforge train\`" -- \
+  bash -c 'ulimit -v 2000000 && exec "$@"' oom "$bin" train "${train[@]}" train.data_dir=shards train.out_dir=oom \
+  model.d_model=8192 model.n_head=64 model.n_layer=64
+grep -qF "lower model.d_model, model.n_layer, model.block_size, model.vocab_size, train.batch_size" err.txt ||
+  fail "the out-of-memory error names no keys: $(cat err.txt)"
+[[ ! -e oom/latest ]] || fail "an out-of-memory run left a checkpoint"
 
 # SIGTERM: the last progress line shows the step the run stopped at.
 "$bin" train "${train[@]}" train.data_dir=shards train.out_dir=term train.max_steps=100000 train.checkpoint_interval=5 \

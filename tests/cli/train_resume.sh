@@ -15,7 +15,7 @@ tiny_data "$bin" 80
 train=("${common[@]}" train.data_dir=shards model.n_layer=2 model.n_head=2 model.d_model=32 model.block_size=32
        model.dropout=0.1 train.batch_size=4 train.max_steps=300 train.warmup_steps=10 train.eval_interval=50
        train.eval_batches=2 train.log_interval=1 train.checkpoint_interval=7 train.keep_last=2
-       train.sample_interval=40 train.sample_tokens=8 "train.sample_prompt=the cat")
+       train.sample_interval=40 sample.max_new_tokens=8 "sample.prompt=the cat")
 
 # 1. The uninterrupted run.
 "$bin" train "${train[@]}" train.out_dir=full run.log_level=info >full.log 2>&1 || fail "full run: $(cat full.log)"

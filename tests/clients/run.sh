@@ -33,7 +33,7 @@ check() {  # check NAME CONDITION-RESULT DETAIL
 # English prose to learn from: the repository's own documentation.
 mkdir corpus
 cat "$SRC"/README.md "$SRC"/docs/*.md >corpus/docs.txt
-"$BIN" tokenizer train tokenizer.inputs=corpus tokenizer.vocab_size=512 tokenizer.model_prefix=tok/t \
+"$BIN" tokenizer train data.inputs=corpus tokenizer.vocab_size=512 tokenizer.model_prefix=tok/t \
   run.log_level=quiet >/dev/null
 "$BIN" prepare data.inputs=corpus data.tokenizer=tok/t.model data.out_dir=shards data.val_fraction=0.05 \
   run.progress=off run.log_level=quiet >/dev/null

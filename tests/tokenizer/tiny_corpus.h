@@ -46,11 +46,12 @@ inline const std::string& tiny_tokenizer() {
   static TempDir dir;
   static const std::string path = [] {
     TokenizerConfig cfg;
-    cfg.inputs = {dir.write("corpus.txt", synthetic_text(3000))};
+    DataConfig corpus;
+    corpus.inputs = {dir.write("corpus.txt", synthetic_text(3000))};
     cfg.model_prefix = dir.file("tiny");
     cfg.vocab_size = 400;
     cfg.character_coverage = 1.0;
-    return train_tokenizer(cfg, 2).model_path;
+    return train_tokenizer(cfg, corpus, 2).model_path;
   }();
   return path;
 }
@@ -61,10 +62,11 @@ inline Tokenizer tokenizer_from_lines(const TempDir& dir, const std::function<st
   std::string text;
   for (int i = 0; i < 200; ++i) text += line(i) + "\n";
   TokenizerConfig cfg;
-  cfg.inputs = {dir.write("corpus.txt", text)};
+  DataConfig corpus;
+  corpus.inputs = {dir.write("corpus.txt", text)};
   cfg.model_prefix = dir.file("tok");
   cfg.vocab_size = 300;
-  train_tokenizer(cfg, 1);
+  train_tokenizer(cfg, corpus, 1);
   return Tokenizer::load(dir.file("tok.model"));
 }
 

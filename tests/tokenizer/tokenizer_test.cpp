@@ -157,12 +157,13 @@ TEST(Tokenizer, StreamerEmitsWholeCharactersAndMatchesDecode) {
 TEST(TokenizerTrain, CharModelGivesOneTokenPerCharacter) {
   TempDir dir;
   TokenizerConfig cfg;
-  cfg.inputs = {dir.write("c.txt", "hello world\nпривет мир\nabc def\n")};
+  DataConfig corpus;
+  corpus.inputs = {dir.write("c.txt", "hello world\nпривет мир\nabc def\n")};
   cfg.model_prefix = dir.file("char");
   cfg.model_type = "char";
   cfg.vocab_size = 65536;  // a cap for char models
   cfg.character_coverage = 1.0;
-  TokenizerTrainStats stats = train_tokenizer(cfg, 1);
+  TokenizerTrainStats stats = train_tokenizer(cfg, corpus, 1);
   Tokenizer tok = Tokenizer::load(stats.model_path);
   // 11 specials + 256 bytes + the 19 distinct characters (space included, as "▁").
   EXPECT_EQ(tok.vocab_size(), kNumReservedIds + 256 + 19);
@@ -184,45 +185,48 @@ TEST(TokenizerTrain, UnigramAndJsonlField) {
     pos = end + 1;
   }
   TokenizerConfig cfg;
-  cfg.inputs = {dir.write("d.jsonl", jsonl)};
-  cfg.jsonl_field = "body";
+  DataConfig corpus;
+  corpus.inputs = {dir.write("d.jsonl", jsonl)};
+  corpus.jsonl_field = "body";
   cfg.model_prefix = dir.file("uni");
   cfg.model_type = "unigram";
   cfg.vocab_size = 330;
-  TokenizerTrainStats stats = train_tokenizer(cfg, 2);
+  TokenizerTrainStats stats = train_tokenizer(cfg, corpus, 2);
   EXPECT_GT(stats.sentences, 400);
   Tokenizer tok = Tokenizer::load(stats.model_path);
   EXPECT_EQ(tok.vocab_size(), 330);
   EXPECT_EQ(tok.special_id(Special::Assistant), 6);
   for (const auto& t : kHardText) EXPECT_EQ(tok.decode(tok.encode(t)), t);
 
-  cfg.jsonl_field = "text";
-  std::string msg = data_error([&] { train_tokenizer(cfg, 1); });
+  corpus.jsonl_field = "text";
+  std::string msg = data_error([&] { train_tokenizer(cfg, corpus, 1); });
   EXPECT_NE(msg.find("d.jsonl:1"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("tokenizer.jsonl_field"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("data.jsonl_field"), std::string::npos) << msg;
 }
 
 TEST(TokenizerTrain, VocabTooLargeForCorpusNamesTheKey) {
   TempDir dir;
   TokenizerConfig cfg;
-  cfg.inputs = {dir.write("small.txt", "a tiny corpus\nwith few words\n")};
+  DataConfig corpus;
+  corpus.inputs = {dir.write("small.txt", "a tiny corpus\nwith few words\n")};
   cfg.model_prefix = dir.file("t");
   cfg.vocab_size = 4096;
-  std::string msg = data_error([&] { train_tokenizer(cfg, 1); });
+  std::string msg = data_error([&] { train_tokenizer(cfg, corpus, 1); });
   EXPECT_NE(msg.find("tokenizer.vocab_size=4096"), std::string::npos) << msg;
   EXPECT_FALSE(std::filesystem::exists(dir.file("t.model")));
   cfg.vocab_size = 100;  // below the 264 reserved ids
-  EXPECT_THROW(train_tokenizer(cfg, 1), ConfigError);
+  EXPECT_THROW(train_tokenizer(cfg, corpus, 1), ConfigError);
 }
 
 TEST(TokenizerTrain, MissingAndEmptyInputsFail) {
   TempDir dir;
   TokenizerConfig cfg;
+  DataConfig corpus;
   cfg.model_prefix = dir.file("t");
-  cfg.inputs = {dir.file("missing.txt")};
-  EXPECT_NE(data_error([&] { train_tokenizer(cfg, 1); }).find(dir.file("missing.txt")), std::string::npos);
-  cfg.inputs = {dir.write("empty.txt", "\n\n\n")};
-  std::string msg = data_error([&] { train_tokenizer(cfg, 1); });
+  corpus.inputs = {dir.file("missing.txt")};
+  EXPECT_NE(data_error([&] { train_tokenizer(cfg, corpus, 1); }).find(dir.file("missing.txt")), std::string::npos);
+  corpus.inputs = {dir.write("empty.txt", "\n\n\n")};
+  std::string msg = data_error([&] { train_tokenizer(cfg, corpus, 1); });
   EXPECT_NE(msg.find("empty"), std::string::npos) << msg;
   EXPECT_NE(msg.find("empty.txt"), std::string::npos) << msg;
 }
@@ -230,17 +234,18 @@ TEST(TokenizerTrain, MissingAndEmptyInputsFail) {
 TEST(TokenizerTrain, WritesOnlyTheFinalFiles) {
   TempDir dir;
   TokenizerConfig cfg;
-  cfg.inputs = {dir.write("corpus/a.txt", synthetic_text(500, 3))};
+  DataConfig corpus;
+  corpus.inputs = {dir.write("corpus/a.txt", synthetic_text(500, 3))};
   cfg.model_prefix = dir.file("out/tok");
   cfg.vocab_size = 320;
-  train_tokenizer(cfg, 1);
+  train_tokenizer(cfg, corpus, 1);
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir.file("out"))) names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"tok.model", "tok.vocab"}));
   // Same seed, same corpus: the same model.
   std::string first = Tokenizer::load(dir.file("out/tok.model")).serialized();
-  train_tokenizer(cfg, 1);
+  train_tokenizer(cfg, corpus, 1);
   EXPECT_EQ(Tokenizer::load(dir.file("out/tok.model")).serialized(), first);
 }
 
@@ -250,12 +255,13 @@ TEST(TokenizerTrain, WritesOnlyTheFinalFiles) {
 TEST(Tokenizer, ATokenizerWithoutToolTokensLoadsAndSaysSoWhenToolsAreAsked) {
   TempDir dir;
   TokenizerConfig cfg;
-  cfg.inputs = {dir.write("c.txt", gptforge::testing::synthetic_text(400))};
+  DataConfig corpus;
+  corpus.inputs = {dir.write("c.txt", gptforge::testing::synthetic_text(400))};
   cfg.model_prefix = dir.file("old");
   cfg.vocab_size = 320;
   auto args = sentencepiece_trainer_args(cfg, 1);
   args["control_symbols"] = "<|system|>,<|user|>,<|assistant|>,<|end|>";  // the layout before tools
-  args["input"] = cfg.inputs[0];
+  args["input"] = corpus.inputs[0];
   args["model_prefix"] = cfg.model_prefix;
   auto status = sentencepiece::SentencePieceTrainer::Train(args);
   ASSERT_TRUE(status.ok()) << std::string(status.message());

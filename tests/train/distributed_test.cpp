@@ -382,10 +382,11 @@ TEST(SftData, RanksDrawDisjointStridesOfEachEpochAndShareTheValidationSet) {
   for (int i = 0; i < 200; ++i) text += "What is " + std::to_string(i) + " plus 2? The answer is here.\n";
   dir.write("corpus.txt", text);
   TokenizerConfig tc;
-  tc.inputs = {dir.file("corpus.txt")};
+  DataConfig corpus;
+  corpus.inputs = {dir.file("corpus.txt")};
   tc.model_prefix = dir.file("tok");
   tc.vocab_size = 300;
-  train_tokenizer(tc, 1);
+  train_tokenizer(tc, corpus, 1);
   Tokenizer tok = Tokenizer::load(dir.file("tok.model"));
   write_instruct_jsonl(dir.file("train.jsonl"), make_task_suite({20, 2, 5}).train);
   Config cfg = load_config("", {"model.vocab_size=300", "model.block_size=128", "train.batch_size=1",
