@@ -144,6 +144,17 @@ sync_source() {
   mv "$new" "$dest"
 }
 
+# timed NAME COMMAND...: runs COMMAND and adds "NAME N s" to the lane's line, so that CI's last lines
+# say where a lane's time went (making the chroot, building, testing).
+phases=""
+timed() {
+  local name=$1 start=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  phases+="${phases:+, }$name $((SECONDS - start)) s"
+  return $rc
+}
+
 # Builds gptforge inside a chroot into /lane/build, with the CMake arguments given.
 build_in_chroot() {
   local dir=$1 cmake_args=${2:-}
@@ -173,33 +184,33 @@ run_ctest() {
 
 lane_sid() {
   local dir=$cache/sid
-  ensure_chroot sid sid main "${sid_packages[@]}" || return 1
+  timed chroot ensure_chroot sid sid main "${sid_packages[@]}" || return 1
   sync_source "$dir"
   # sid's libsentencepiece links the system protobuf, the one LibTorch uses: the shared library works.
   # -O1, as the CUDA lane: this build proves that everything compiles and that the suite passes, and
   # times nothing, and compiles faster.
-  build_in_chroot "$dir" "-DGPTFORGE_SENTENCEPIECE=system '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG'" || return 1
+  timed build build_in_chroot "$dir" "-DGPTFORGE_SENTENCEPIECE=system '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG'" || return 1
   in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
   grep -qE "^libtorch +2\." "$dir/lane/info.txt" || { log "sid: gptforge info names no LibTorch 2.x"; return 1; }
   grep -qE "^blas +OpenBLAS" "$dir/lane/info.txt" || { log "sid: gptforge info names no OpenBLAS"; return 1; }
   grep -q "scaled_dot_product_attention" "$dir/lane/info.txt" ||
     { log "sid: gptforge info does not name scaled_dot_product_attention"; return 1; }
-  run_ctest "$dir"
+  timed tests run_ctest "$dir"
 }
 
 lane_cuda() {
   local dir=$cache/trixie-cuda
-  ensure_chroot trixie-cuda trixie "main contrib non-free" "${trixie_packages[@]}" || return 1
+  timed chroot ensure_chroot trixie-cuda trixie "main contrib non-free" "${trixie_packages[@]}" || return 1
   sync_source "$dir"
   # CUDA 12.4's nvcc takes GCC 13 at the most; LibTorch's CMake files check the CUDA toolchain. -O1:
   # this build proves that everything compiles and links, and its tests time nothing.
-  static_sentencepiece_in_chroot "$dir" || return 1
-  build_in_chroot "$dir" "-DGPTFORGE_SENTENCEPIECE=static -DSENTENCEPIECE_ROOT=/lane/sentencepiece \
+  timed sentencepiece static_sentencepiece_in_chroot "$dir" || return 1
+  timed build build_in_chroot "$dir" "-DGPTFORGE_SENTENCEPIECE=static -DSENTENCEPIECE_ROOT=/lane/sentencepiece \
     -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-13 '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG'" || return 1
   in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
   grep -qE "^cuda build +yes" "$dir/lane/info.txt" || { log "cuda: gptforge info does not say it was built with CUDA"; return 1; }
   grep -qE "^blas +OpenBLAS" "$dir/lane/info.txt" || { log "cuda: gptforge info names no OpenBLAS (its CPU tests would crawl)"; return 1; }
-  run_ctest "$dir"
+  timed tests run_ctest "$dir"
 }
 
 lane_clients() {
@@ -232,10 +243,11 @@ failed=0
 summary=()
 for l in "${lanes[@]}"; do
   start=$SECONDS
+  phases=""
   log "lane $l: start"
   if "lane_$l"; then result=PASS; else result=FAIL; failed=1; fi
   for d in sid trixie-cuda; do unmount_below "$cache/$d"; done
-  line="lane $l: $result ($((SECONDS - start)) s)"
+  line="lane $l: $result ($((SECONDS - start)) s${phases:+: $phases})"
   echo "$line"
   summary+=("$line")
 done

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "model/gpt.h"
-#include "util/config.h"
+#include "model/model_config.h"
 #include "util/safetensors.h"
 
 namespace gptforge {

@@ -44,10 +44,10 @@ void register_export(CLI::App& app) {
   cmd->callback([opts, e] {
     CommonOptions o = *opts;
     // A bad flag value is named as the flag the user typed, not as the override it becomes.
-    if (!e->format.empty() && e->format != "hf" && e->format != "gguf") {
+    if (!e->format.empty() && !Choice<ExportFormat>::known(e->format)) {
       throw UsageError("--format " + e->format + ": unknown export format; use hf or gguf");
     }
-    if (!e->dtype.empty() && e->dtype != "f32" && e->dtype != "f16" && e->dtype != "bf16") {
+    if (!e->dtype.empty() && !Choice<ExportDtype>::known(e->dtype)) {
       throw UsageError("--dtype " + e->dtype + ": unknown export dtype; use f32, f16 or bf16 (export.dtype)");
     }
     if (!e->format.empty()) o.overrides.push_back("export.format=" + e->format);
@@ -56,11 +56,11 @@ void register_export(CLI::App& app) {
     if (e->force) o.overrides.push_back("export.force=true");
     Config cfg = load_command_config(o);
     require_keys(cfg, {"export.out"}, "export");
-    ExportOptions eo = export_options(cfg.export_);
+    ExportOptions eo(cfg.export_);
     eo.reference_logits = e->reference_logits;
     ExportResult r = export_checkpoint(e->checkpoint, eo);
     std::printf("exported %s as %s (%s, %lld tensors, %s) to %s\n", e->checkpoint.c_str(), r.architecture.c_str(),
-                eo.dtype.c_str(), static_cast<long long>(r.tensors), human_bytes(r.bytes).c_str(),
+                eo.dtype.name(), static_cast<long long>(r.tensors), human_bytes(r.bytes).c_str(),
                 r.path.c_str());
     if (!eo.reference_logits.empty()) std::printf("reference logits: %s\n", eo.reference_logits.c_str());
   });

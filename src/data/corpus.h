@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "util/config_choices.h"
+#include "data/data_config.h"
 
 namespace gptforge {
 

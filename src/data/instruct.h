@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "tokenizer/chat_template.h"
-#include "util/config_choices.h"
+#include "data/data_config.h"
 
 namespace gptforge {
 

@@ -5,7 +5,8 @@
 #include <cstdint>
 
 #include "tokenizer/trainer.h"
-#include "util/config.h"
+#include "data/data_config.h"
+#include "tokenizer/tokenizer_config.h"
 
 namespace gptforge {
 

@@ -69,15 +69,6 @@ std::string run_name(const std::string& checkpoint_dir) {
 
 }  // namespace
 
-ExportOptions export_options(const ExportConfig& cfg) {
-  ExportOptions o;
-  o.format = cfg.format.name();
-  o.dtype = cfg.dtype.name();
-  o.out = cfg.out;
-  o.force = cfg.force;
-  return o;
-}
-
 std::vector<int32_t> reference_input_ids(const std::string& tokenizer_model, int64_t block_size) {
   Tokenizer tok = Tokenizer::from_serialized(tokenizer_model, "checkpoint tokenizer.model");
   // What a client's default path feeds the model: the text's ids, no <s> (add_bos_token is false).
@@ -90,9 +81,6 @@ std::vector<int32_t> reference_input_ids(const std::string& tokenizer_model, int
 }
 
 ExportResult export_checkpoint(const std::string& checkpoint, const ExportOptions& opts) {
-  if (opts.format != "hf" && opts.format != "gguf") {
-    throw UsageError("unknown export format '" + opts.format + "': use hf or gguf");
-  }
   const torch::ScalarType dtype = export_dtype(opts.dtype);
   if (opts.out.empty()) throw UsageError("export needs an output path (--out or export.out)");
 
@@ -101,13 +89,13 @@ ExportResult export_checkpoint(const std::string& checkpoint, const ExportOption
   const ModelConfig& m = ck.config.model;
 
   // Refusals come before anything is written.
-  const Family family = expressible_family(m, opts.format);
-  StagedOutput out(opts.out, /*is_directory=*/opts.format == "hf", opts.force, "export.out");
+  const Family family = expressible_family(m, opts.format.name());
+  StagedOutput out(opts.out, /*is_directory=*/opts.format == ExportFormat::Hf, opts.force, "export.out");
   GPT& model = ck.model;
   NamedTensors params = model_tensors(*model);
 
   ExportResult r;
-  if (opts.format == "hf") {
+  if (opts.format == ExportFormat::Hf) {
     r.bytes = write_hf_directory(out.path(), m, family, params, tok, dtype);
     r.architecture = hf_architecture(family);
     r.tensors = static_cast<int64_t>(gptforge_to_hf(m, family, params).size());

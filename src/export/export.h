@@ -27,20 +27,18 @@
 #include <string>
 #include <vector>
 
-#include "util/config.h"
+#include "export/export_config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 
-struct ExportOptions {
-  std::string format = "hf";  // hf | gguf
-  std::string dtype = "f32";  // f32 | f16 | bf16
-  std::string out;            // directory (hf) or file (gguf)
-  bool force = false;         // replace an existing `out`
+// The config's export section (format, dtype, out, force), and what only the command line sets.
+struct ExportOptions : ExportConfig {
+  ExportOptions() = default;
+  explicit ExportOptions(const ExportConfig& section) : ExportConfig(section) {}
+
   std::string reference_logits;  // when set: write input ids + gptforge logits (JSON) here
 };
-
-// Fills ExportOptions from the config's export section.
-ExportOptions export_options(const ExportConfig& cfg);
 
 struct ExportResult {
   std::string path;          // the final output

@@ -22,7 +22,7 @@
 #include "export/gguf_writer.h"
 #include "export/tensor_mapping.h"
 #include "tokenizer/tokenizer.h"
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 

@@ -43,11 +43,13 @@ std::vector<std::string> chat_pieces(const Tokenizer& tok) {
 
 }  // namespace
 
-torch::ScalarType export_dtype(const std::string& name) {
-  if (name == "f32") return torch::kFloat32;
-  if (name == "f16") return torch::kFloat16;
-  if (name == "bf16") return torch::kBFloat16;
-  throw UsageError("unknown export dtype '" + name + "': use f32, f16 or bf16");
+torch::ScalarType export_dtype(ExportDtype dtype) {
+  switch (dtype) {
+    case ExportDtype::F32: return torch::kFloat32;
+    case ExportDtype::F16: return torch::kFloat16;
+    case ExportDtype::Bf16: return torch::kBFloat16;
+  }
+  throw std::logic_error("export_dtype: no such ExportDtype");
 }
 
 std::string hf_dtype_name(torch::ScalarType t) {

@@ -14,14 +14,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "export/export_config.h"
 #include "export/tensor_mapping.h"
 #include "tokenizer/tokenizer.h"
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 
 // "f32" | "f16" | "bf16" -> torch dtype; throws UsageError for anything else.
-torch::ScalarType export_dtype(const std::string& name);
+torch::ScalarType export_dtype(ExportDtype dtype);
 // torch dtype -> transformers' torch_dtype string ("float32", "float16", "bfloat16").
 std::string hf_dtype_name(torch::ScalarType t);
 

@@ -18,7 +18,7 @@
 #include <string>
 
 #include "export/tensor_mapping.h"
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 

@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 

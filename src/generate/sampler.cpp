@@ -13,6 +13,7 @@
 #include "generate/logits_processors.h"
 #include "generate/stop_strings.h"
 #include "generate/tool_calls.h"
+#include "util/config.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/units.h"

@@ -61,7 +61,7 @@
 #include "generate/tool_calls.h"
 #include "model/gpt.h"
 #include "tokenizer/tokenizer.h"
-#include "util/config.h"
+#include "generate/generate_config.h"
 
 namespace gptforge {
 

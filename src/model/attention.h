@@ -15,7 +15,7 @@
 #include <cstdint>
 
 #include "model/lora.h"
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 

@@ -8,7 +8,7 @@
 #include "model/attention.h"
 #include "model/mlp.h"
 #include "model/norm.h"
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 

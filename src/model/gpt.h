@@ -57,7 +57,7 @@
 #include "model/loss.h"
 #include "model/norm.h"
 #include "model/slot_kv_cache.h"
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 

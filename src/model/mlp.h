@@ -7,7 +7,7 @@
 #include <torch/torch.h>
 
 #include "model/lora.h"
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 

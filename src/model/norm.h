@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "util/config.h"
+#include "model/model_config.h"
 
 namespace gptforge {
 

@@ -23,7 +23,7 @@
 
 #include "serve/engine.h"
 #include "serve/request.h"
-#include "util/config.h"
+#include "serve/serve_config.h"
 
 namespace gptforge {
 

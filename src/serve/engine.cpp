@@ -351,9 +351,12 @@ void BatchEngine::finish(Row& r, const std::string& reason) {
   if (r.done) return;
   r.done = true;
   {
-    // The counters first, so that a client that sees its job end sees them counted. Only this
+    // The counters first, so that a client that sees its job end sees them counted, and its slot
+    // free: a request sent right after a reply ends must not find the server full. The row leaves
+    // its slot in remove_finished, which this thread runs before it admits anything. Only this
     // thread ends choices, so the job's count of finished ones is stable here.
     std::lock_guard<std::mutex> lock(mu_);
+    --slots_in_use_;
     --stats_.running;
     if (reason == "cancelled") ++stats_.cancelled;
     if (reason == "timeout") ++stats_.timed_out;
@@ -385,7 +388,6 @@ void BatchEngine::slide(int64_t slot) {
 }
 
 void BatchEngine::remove_finished() {
-  int64_t freed = 0;
   for (int64_t b = static_cast<int64_t>(rows_.size()) - 1; b >= 0; --b) {
     if (!rows_[static_cast<size_t>(b)]->done) continue;
     const int64_t last = static_cast<int64_t>(rows_.size()) - 1;
@@ -396,11 +398,7 @@ void BatchEngine::remove_finished() {
       slots_.clear(b);
     }
     rows_.pop_back();
-    ++freed;
   }
-  if (freed == 0) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  slots_in_use_ -= freed;
 }
 
 }  // namespace gptforge

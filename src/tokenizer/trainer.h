@@ -4,7 +4,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "util/config.h"
+#include "tokenizer/tokenizer_config.h"
 
 namespace gptforge {
 

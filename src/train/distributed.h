@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "util/config.h"
+#include "util/run_config.h"
 
 namespace gptforge {
 

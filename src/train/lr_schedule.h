@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#include "util/config.h"
+#include "train/train_config.h"
 
 namespace gptforge {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "util/config.h"
+#include "train/train_config.h"
 
 namespace gptforge {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "util/config_choices.h"
+#include "train/train_config.h"
 
 namespace gptforge {
 

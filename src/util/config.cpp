@@ -565,12 +565,6 @@ std::string family_in(const YAML::Node& root) {
 
 // ---- Public API ----------------------------------------------------------------------------------
 
-int64_t ModelConfig::hidden_size() const {
-  if (mlp_hidden > 0) return mlp_hidden;
-  if (activation == Activation::SwiGlu) return (8 * d_model / 3 + 7) / 8 * 8;
-  return 4 * d_model;
-}
-
 void apply_family_preset(ModelConfig& m) {
   switch (m.family) {
     case ModelFamily::Gpt2:

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "util/config_choices.h"
+#include "util/run_config.h"
 
 namespace gptforge {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "util/config.h"
+#include "util/run_config.h"
 
 namespace gptforge {
 
