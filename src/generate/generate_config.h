@@ -1,9 +1,5 @@
 // Decoding and evaluation: the sections `sample:` and `eval:` of a config.
-//
-// The layer owns its section: the keys, their defaults, ranges and descriptions are declared
-// here, next to the code that reads them; util/config.h assembles the sections into the Config that is
-// loaded, validated and printed. Declarations only (no code to link), so that util/config.h may
-// include it (README, "The layers").
+// Declarations only: util/config.h assembles the sections (README, "The pipeline").
 #pragma once
 #include <cstdint>
 #include <string>
