@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/batched_matmul.h"
+#include "model/fused_ops.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
 #include "model/slot_kv_cache.h"
@@ -80,6 +81,7 @@ torch::Tensor causal_attention_blocked(const torch::Tensor& q, const torch::Tens
 #if TORCH_VERSION_MAJOR >= 2
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& causal_mask, double dropout_p) {
+  if (dropout_p == 0 && fused_attention_enabled() && fused_attention_supports(q, k, v)) return fused_causal_attention(q, k, v);
   const int64_t T = q.size(2), S = k.size(2), G = q.size(1) / k.size(1);
   auto kk = repeat_kv(k.to(q.scalar_type()), G);
   auto vv = repeat_kv(v.to(q.scalar_type()), G);
@@ -105,6 +107,7 @@ int64_t attention_block() {
 
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& causal_mask, double dropout_p) {
+  if (dropout_p == 0 && fused_attention_enabled() && fused_attention_supports(q, k, v)) return fused_causal_attention(q, k, v);
   const int64_t block = attention_block();
   return causal_attention_blocked(q, k, v, causal_mask, dropout_p, block > 0 ? block : q.size(2));
 }

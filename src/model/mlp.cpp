@@ -1,5 +1,7 @@
 #include "model/mlp.h"
 
+#include "model/fused_ops.h"
+
 namespace gptforge {
 
 MLPImpl::MLPImpl(const ModelConfig& cfg) : dropout_(cfg.dropout) {
@@ -36,7 +38,11 @@ torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
     case Activation::SwiGlu:
       y = adapted(down, down_lora, torch::silu(adapted(gate, gate_lora, x)) * adapted(up, up_lora, x));
       break;
-    case Activation::Gelu: y = adapted(proj, proj_lora, torch::gelu(adapted(fc, fc_lora, x), "tanh")); break;
+    case Activation::Gelu: {
+      auto h = adapted(fc, fc_lora, x);
+      y = adapted(proj, proj_lora, fused_gelu_enabled() && fused_gelu_supports(h) ? fused_gelu_tanh(h) : torch::gelu(h, "tanh"));
+      break;
+    }
     // relu's backward needs only its output, so it may overwrite fc's output in place.
     case Activation::Relu: y = adapted(proj, proj_lora, adapted(fc, fc_lora, x).relu_()); break;
     case Activation::Relu2: y = adapted(proj, proj_lora, adapted(fc, fc_lora, x).relu_().square()); break;
