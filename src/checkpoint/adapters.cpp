@@ -7,6 +7,7 @@
 #include "checkpoint/checkpoint.h"
 #include "model/lora.h"
 #include "util/errors.h"
+#include "util/strings.h"
 
 namespace fs = std::filesystem;
 
@@ -60,10 +61,6 @@ bool match(const std::string& pattern, const std::string& name, std::string* lay
 
 std::string with_layer(const std::string& pattern, const std::string& layer) {
   return pattern.substr(0, pattern.find("{}")) + layer + pattern.substr(pattern.find("{}") + 2);
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

@@ -6,14 +6,11 @@
 
 #include "util/errors.h"
 #include "util/utf8.h"
+#include "util/strings.h"
 
 namespace gptforge {
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 bool is_blank(const std::string& line) {
   for (char c : line) {

@@ -19,6 +19,7 @@
 #include "util/runtime.h"
 #include "util/staging.h"
 #include "util/units.h"
+#include "util/strings.h"
 
 namespace fs = std::filesystem;
 
@@ -32,12 +33,6 @@ struct Work {
   bool val = false;
   std::vector<int32_t> ids;
 };
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
-  return out;
-}
 
 // "data/shards/" -> "data/shards"
 std::string normalize_dir(const std::string& dir) {
@@ -167,7 +162,7 @@ PrepareStats prepare_data(const Config& cfg, const PrepareOptions& opts) {
     while (reader.next(chunk)) n_docs += chunk.doc_end ? 1 : 0;
   }
   if (n_docs == 0) {
-    throw DataError(join(data.inputs) + ": the corpus is empty (no documents in " + std::to_string(files.size()) +
+    throw DataError(join(data.inputs, ", ") + ": the corpus is empty (no documents in " + std::to_string(files.size()) +
                     " file(s) of data.inputs)");
   }
   int64_t n_val = 0;
@@ -246,7 +241,7 @@ PrepareStats prepare_data(const Config& cfg, const PrepareOptions& opts) {
     if (opts.after_batch) opts.after_batch(batches);
   }
   if (doc_index != n_docs) {
-    throw DataError(join(data.inputs) + ": the corpus changed while it was being read (" + std::to_string(n_docs) +
+    throw DataError(join(data.inputs, ", ") + ": the corpus changed while it was being read (" + std::to_string(n_docs) +
                     " documents, then " + std::to_string(doc_index) + ")");
   }
   train.shards = train_writer.finish();

@@ -10,6 +10,7 @@
 #include "data/random.h"
 #include "util/errors.h"
 #include "util/files.h"
+#include "util/strings.h"
 
 namespace gptforge {
 
@@ -56,12 +57,6 @@ std::vector<std::string> distinct(SplitMix64& rng, const std::vector<std::string
     if (std::find(out.begin(), out.end(), w) == out.end()) out.push_back(w);
   }
   return out;
-}
-
-std::string join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
-  return s;
 }
 
 std::string fill(const std::string& phrasing, const std::string& instance) {

@@ -4,6 +4,7 @@
 #include "util/errors.h"
 #include "util/files.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 namespace gptforge {
 
@@ -52,12 +53,6 @@ class Peeked : public TextSource {
   std::string first_;
   bool has_first_ = false;
 };
-
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-  return out;
-}
 
 }  // namespace
 

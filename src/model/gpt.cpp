@@ -5,6 +5,7 @@
 
 #include "model/rope.h"
 #include "util/errors.h"
+#include "util/strings.h"
 
 namespace gptforge {
 namespace {
@@ -19,10 +20,6 @@ torch::Tensor sinusoidal_table(int64_t positions, int64_t dim) {
   auto inv_freq = torch::pow(10000.0, -torch::arange(0, dim, 2, f64) / static_cast<double>(dim));
   auto angle = torch::outer(torch::arange(positions, f64), inv_freq);  // (positions, dim/2)
   return torch::stack({angle.sin(), angle.cos()}, -1).reshape({positions, dim}).to(torch::kFloat);
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include "util/strings.h"
 
 namespace gptforge {
 
@@ -39,9 +40,6 @@ torch::Tensor adapted(torch::nn::Linear& base, LoRA& adapter, const torch::Tenso
 namespace {
 const std::string kLoraSuffixA = "_lora.lora_A", kLoraSuffixB = "_lora.lora_B";
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 }  // namespace
 
 bool is_lora_parameter(const std::string& name) { return ends_with(name, kLoraSuffixA) || ends_with(name, kLoraSuffixB); }

@@ -17,6 +17,7 @@
 #include "util/log.h"
 #include "util/units.h"
 #include "util/utf8.h"
+#include "util/strings.h"
 
 namespace gptforge {
 
@@ -119,12 +120,6 @@ std::string strip_location(const std::string& msg) {
                     " need more ids; raise tokenizer.vocab_size or lower tokenizer.character_coverage (" + msg + ")");
   }
   throw DataError("tokenizer training failed: " + msg);
-}
-
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-  return out;
 }
 
 }  // namespace

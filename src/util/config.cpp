@@ -13,6 +13,7 @@
 
 #include "util/errors.h"
 #include "util/files.h"
+#include "util/strings.h"
 
 namespace fs = std::filesystem;
 
@@ -130,12 +131,6 @@ std::string fmt_number(double v) {
   os.precision(17);
   os << v;
   return os.str();
-}
-
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-  return out;
 }
 
 // A choice key (util/choice.h): one of its enum's names.

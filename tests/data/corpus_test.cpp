@@ -6,6 +6,9 @@
 #include "util/errors.h"
 #include "util/utf8.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace corpus_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -147,3 +150,5 @@ TEST(Corpus, JsonlReadsTheFieldAndNamesBadLines) {
   opts.documents = DocumentMode::Line;
   EXPECT_EQ(documents({no_field}, opts), (std::vector<std::string>{"{\"content\": \"x\"}"}));
 }
+
+}  // namespace corpus_test

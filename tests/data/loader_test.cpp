@@ -9,6 +9,9 @@
 #include "test_helpers.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace loader_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -221,3 +224,5 @@ TEST(Loader, MissingOrDamagedDataFailsNamingTheFile) {
     EXPECT_NE(std::string(e.what()).find("train_000001.bin"), std::string::npos) << e.what();
   }
 }
+
+}  // namespace loader_test

@@ -14,6 +14,9 @@
 #include "util/errors.h"
 #include "util/files.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace prepare_test {
+
 using namespace gptforge;
 using gptforge::testing::synthetic_text;
 using gptforge::testing::TempDir;
@@ -287,3 +290,5 @@ TEST(Prepare, JsonlDocumentsAndLineMode) {
   EXPECT_EQ(stats.meta.splits.at("train").documents, 4);
   EXPECT_EQ(stats.meta.splits.at("val").documents, 1);
 }
+
+}  // namespace prepare_test

@@ -10,6 +10,9 @@
 #include "util/errors.h"
 #include "util/files.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace shard_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -130,3 +133,5 @@ TEST(Shard, CorruptedShardsAreRejectedNamingTheFile) {
 
   EXPECT_NE(header_error(dir.file("missing.bin")).find(dir.file("missing.bin")), std::string::npos);
 }
+
+}  // namespace shard_test

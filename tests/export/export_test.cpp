@@ -14,6 +14,9 @@
 #include "util/errors.h"
 #include "util/safetensors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace export_test {
+
 using namespace gptforge;
 using namespace gptforge::testing;
 namespace fs = std::filesystem;
@@ -545,3 +548,5 @@ TEST(HfImport, ShardedSafetensorsWithAnIndexImportLikeOneFile) {
   std::string e = error_of<DataError>([&] { import_hf(dir.file("hf"), dir.file("again"), false); });
   EXPECT_NE(e.find("model-00002-of-00002.safetensors: missing"), std::string::npos) << e;
 }
+
+}  // namespace export_test

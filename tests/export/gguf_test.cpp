@@ -8,6 +8,9 @@
 #include "util/errors.h"
 #include "util/files.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace gguf_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -113,3 +116,5 @@ TEST(Gguf, ReaderRejectsDamagedFilesByName) {
   e = read_error(dir.file("absent.gguf"));
   EXPECT_NE(e.find("absent.gguf"), std::string::npos) << e;
 }
+
+}  // namespace gguf_test

@@ -13,6 +13,9 @@
 #include "model/lora.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace lora_export_test {
+
 using namespace gptforge;
 using namespace gptforge::testing;
 namespace fs = std::filesystem;
@@ -163,3 +166,5 @@ TEST(LoraCheckpoint, MissingOrForeignAdaptersAreRejectedByName) {
     EXPECT_NE(std::string(e.what()).find("k_proj.lora_A.weight' is missing"), std::string::npos) << e.what();
   }
 }
+
+}  // namespace lora_export_test

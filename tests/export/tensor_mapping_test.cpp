@@ -6,6 +6,9 @@
 #include "model/rope.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace tensor_mapping_test {
+
 using namespace gptforge;
 using namespace gptforge::testing;
 
@@ -157,3 +160,5 @@ TEST(TensorMapping, ModelsNoFamilyExpressesAreRefusedNamingTheKeys) {
   EXPECT_EQ(expressible_error(gpt2_overrides(), "gguf"), "");
   EXPECT_EQ(expressible_error(gpt2_overrides(), "hf"), "");
 }
+
+}  // namespace tensor_mapping_test

@@ -7,6 +7,9 @@
 
 #include "generate_test_helpers.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace beam_search_test {
+
 using namespace gptforge;
 using gptforge::testing::random_gpt;
 using gptforge::testing::sequence_logprob;
@@ -137,3 +140,5 @@ TEST(BeamSearch, GenerateDispatchesToBeamSearch) {
   EXPECT_EQ(via_generate[0].ids, direct[0].ids);
   EXPECT_EQ(via_generate[1].ids, direct[1].ids);
 }
+
+}  // namespace beam_search_test

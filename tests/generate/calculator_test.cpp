@@ -4,6 +4,9 @@
 
 #include <random>
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace calculator_test {
+
 using namespace gptforge;
 
 namespace {
@@ -90,3 +93,5 @@ TEST(Calculator, LimitsKeepEveryResultExactAndEveryInputCheap) {
   EXPECT_EQ(calculate("50 + 50", tight).text, "100");
   EXPECT_EQ(calculate("50 + 51", tight).text, "error: result beyond 100 in magnitude");
 }
+
+}  // namespace calculator_test

@@ -8,6 +8,9 @@
 #include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace chat_test {
+
 using namespace gptforge;
 using gptforge::testing::random_gpt;
 
@@ -133,3 +136,5 @@ TEST(Chat, LaterTurnsReuseTheConversationsCacheAndReplyAsAFreshCacheDoes) {
     }
   }
 }
+
+}  // namespace chat_test

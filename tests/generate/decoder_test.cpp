@@ -6,6 +6,9 @@
 
 #include "generate_test_helpers.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace decoder_test {
+
 using namespace gptforge;
 using gptforge::testing::random_gpt;
 
@@ -109,3 +112,5 @@ TEST(Decoder, NoReuseAfterSeveralRowsAfterResetOrWithoutCache) {
   EXPECT_EQ(uncached.reused_prompt_tokens(), 0);
   EXPECT_TRUE(torch::allclose(logits, fresh_start(model, a), 1e-5, 1e-5));
 }
+
+}  // namespace decoder_test

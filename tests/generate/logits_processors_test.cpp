@@ -5,6 +5,9 @@
 #include <cmath>
 #include <limits>
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace logits_processors_test {
+
 using namespace gptforge;
 
 namespace {
@@ -94,3 +97,5 @@ TEST(LogitsProcessors, TemperatureScalesLogits) {
   auto logits = row({1.0, -2.0, 0.5});
   EXPECT_EQ(values(apply_temperature(logits, 0.5)), (std::vector<double>{2.0, -4.0, 1.0}));
 }
+
+}  // namespace logits_processors_test

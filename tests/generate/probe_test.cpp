@@ -9,6 +9,9 @@
 #include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace probe_test {
+
 using namespace gptforge;
 using gptforge::testing::random_gpt;
 
@@ -125,3 +128,5 @@ TEST(Probe, TokenDisplayShowsSpecialsBytesAndWhitespace) {
   EXPECT_EQ(token_display(&tok, tok.encode("the")[0]), tok.token_bytes(tok.encode("the")[0]));
   EXPECT_EQ(token_display(nullptr, 42), "#42");
 }
+
+}  // namespace probe_test

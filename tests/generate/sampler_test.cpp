@@ -10,6 +10,9 @@
 #include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace sampler_test {
+
 using namespace gptforge;
 using gptforge::testing::random_gpt;
 using gptforge::testing::reference_greedy;
@@ -370,3 +373,5 @@ TEST(Sampler, LogprobsAreTheModelsLogProbabilityOfTheSample) {
   o.logprobs = false;
   EXPECT_EQ(run(model, prompt, o)[0].logprob, 0.0);
 }
+
+}  // namespace sampler_test

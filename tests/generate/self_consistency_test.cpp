@@ -4,6 +4,9 @@
 
 #include <stdexcept>
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace self_consistency_test {
+
 using namespace gptforge;
 
 TEST(SelfConsistency, TheMostFrequentAnswerWinsWhateverItsLogprob) {
@@ -56,3 +59,5 @@ TEST(SelfConsistency, NoAnswersOrMismatchedSizesAreRejected) {
   EXPECT_THROW(majority_vote({}, {}), std::invalid_argument);
   EXPECT_THROW(majority_vote({"a", "b"}, {-1.0}), std::invalid_argument);
 }
+
+}  // namespace self_consistency_test

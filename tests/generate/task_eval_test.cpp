@@ -12,6 +12,9 @@
 #include "tokenizer/tiny_corpus.h"
 #include "train/sft.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace task_eval_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -165,3 +168,5 @@ TEST(TaskEval, IgnoreCaseExamplesCompareCaseFolded) {
   EXPECT_TRUE(r.predictions[1].single_correct);
   EXPECT_TRUE(r.predictions[1].voted_correct);
 }
+
+}  // namespace task_eval_test

@@ -13,6 +13,9 @@
 #include "train/trainer.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace text_eval_test {
+
 using namespace gptforge;
 using gptforge::testing::random_gpt;
 using gptforge::testing::synthetic_text;
@@ -224,3 +227,5 @@ TEST(TextEval, BadInputIsADataErrorNamingTheFile) {
   opts.stride = 17;
   EXPECT_THROW(evaluate_text(m, read_eval_text({good}, CorpusOptions{}), opts), ConfigError);
 }
+
+}  // namespace text_eval_test

@@ -21,6 +21,9 @@
 #include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace tool_calls_test {
+
 using namespace gptforge;
 using gptforge::testing::memorize;
 using gptforge::testing::random_gpt;
@@ -290,3 +293,5 @@ TEST(ToolCalls, TheProbeMarksForcedTokensApart) {
   const std::string table = probe_table(r);
   EXPECT_NE(table.find("   3  tool "), std::string::npos) << table;
 }
+
+}  // namespace tool_calls_test

@@ -6,6 +6,9 @@
 #include "model/rope.h"
 #include "model_test_helpers.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace attention_test {
+
 using namespace gptforge;
 using gptforge::testing::max_abs_diff;
 using gptforge::testing::random_tokens;
@@ -184,3 +187,5 @@ TEST(Rope, MatchesHuggingFaceRotateHalf) {
   // Position 0 is the identity.
   EXPECT_LT(max_abs_diff(apply_rope(x, tables.cos, tables.sin).narrow(2, 0, 1), x.narrow(2, 0, 1)), 1e-12);
 }
+
+}  // namespace attention_test

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <torch/version.h>
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace batched_matmul_test {
+
 using namespace gptforge;
 
 namespace {
@@ -52,3 +55,5 @@ TEST(BatchedMatmul, UsesBlasForFloatOnCpuAndBmmOtherwise) {
   EXPECT_FALSE(batched_matmul_uses_blas(a.to(torch::kDouble), b.to(torch::kDouble)));
   expect_matches_bmm(a.to(torch::kDouble), b.to(torch::kDouble));
 }
+
+}  // namespace batched_matmul_test

@@ -9,6 +9,9 @@
 #include "model_test_helpers.h"
 #include "train/precision.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace cuda_test {
+
 using namespace gptforge;
 using gptforge::testing::max_abs_diff;
 using gptforge::testing::random_tokens;
@@ -119,3 +122,5 @@ TEST(Cuda, Bfloat16AutocastTrainsAndStaysCloseToF32) {
     EXPECT_LT(last, first * 0.5) << cfg.family;
   }
 }
+
+}  // namespace cuda_test

@@ -7,6 +7,9 @@
 #include "model/attention.h"
 #include "model_test_helpers.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace fused_ops_test {
+
 using namespace gptforge;
 using gptforge::testing::max_abs_diff;
 
@@ -95,3 +98,5 @@ TEST(FusedGelu, MatchesTorchGeluInValuesAndGradients) {
   EXPECT_TRUE(fused_gelu_supports(x));
   EXPECT_FALSE(fused_gelu_supports(x.to(torch::kDouble)));
 }
+
+}  // namespace fused_ops_test

@@ -10,6 +10,9 @@
 #include "model_test_helpers.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace gpt_test {
+
 using namespace gptforge;
 using gptforge::testing::max_abs_diff;
 using gptforge::testing::random_tokens;
@@ -425,3 +428,5 @@ TEST(ModelAccounting, FlopsPerTokenFollowsPalmFormula) {
   gpt2.d_model = 768;
   EXPECT_EQ(count_params(gpt2, true), 124439808);
 }
+
+}  // namespace gpt_test

@@ -6,6 +6,9 @@
 #include "model_test_helpers.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace kv_cache_test {
+
 using namespace gptforge;
 using gptforge::testing::max_abs_diff;
 using gptforge::testing::random_tokens;
@@ -105,3 +108,5 @@ TEST(KvCache, ReorderSelectsAndExpandsBatchRows) {
   auto want = model(torch::cat({prompt.index_select(0, order), next}, 1)).narrow(1, 6, 2);
   EXPECT_LT(max_abs_diff(got, want), 1e-4);
 }
+
+}  // namespace kv_cache_test

@@ -6,6 +6,9 @@
 #include "model/model_test_helpers.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace lora_test {
+
 using namespace gptforge;
 using namespace gptforge::testing;
 
@@ -128,3 +131,5 @@ TEST(Lora, AdapterNamesPointAtTheLayerTheyAdapt) {
   auto params = model->named_parameters();
   for (const auto& n : names) EXPECT_TRUE(params.contains(lora_base_weight(n))) << n;
 }
+
+}  // namespace lora_test

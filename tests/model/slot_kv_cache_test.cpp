@@ -7,6 +7,9 @@
 #include "model_test_helpers.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace slot_kv_cache_test {
+
 using namespace gptforge;
 using gptforge::testing::max_abs_diff;
 using gptforge::testing::random_tokens;
@@ -112,3 +115,5 @@ TEST(SlotKvCache, MaskedAttentionEqualsTheReferenceOnEachRowsOwnKeys) {
     EXPECT_LT(max_abs_diff(out.narrow(0, b, 1), ref), 1e-5) << "row " << b;
   }
 }
+
+}  // namespace slot_kv_cache_test

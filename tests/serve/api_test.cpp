@@ -7,6 +7,9 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tiny_corpus.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace api_test {
+
 using namespace gptforge;
 using gptforge::testing::random_gpt;
 using nlohmann::json;
@@ -296,3 +299,5 @@ TEST(ServeApi, ToolRepliesRoundTripAsHistory) {
   json bad = f.post_json("/v1/chat/completions", {{"messages", messages}, {"max_tokens", 5}}, 400);
   EXPECT_EQ(bad["error"]["param"], "messages[1].content");
 }
+
+}  // namespace api_test

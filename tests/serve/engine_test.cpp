@@ -9,6 +9,9 @@
 #include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace engine_test {
+
 using namespace gptforge;
 using gptforge::testing::random_gpt;
 
@@ -225,3 +228,5 @@ TEST(BatchEngine, ToolCallsGiveTheSamplersReplyAloneAndBatched) {
     for (auto& r : rest) EXPECT_EQ(run_to_end(*r)[0].finish_reason, "length");
   }
 }
+
+}  // namespace engine_test

@@ -6,6 +6,9 @@
 #include "tiny_corpus.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace chat_template_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -116,3 +119,5 @@ TEST(ChatTemplate, JinjaFormWithToolsHasTheToolMarkers) {
     EXPECT_NE(tools.find(marker), std::string::npos) << marker;
   }
 }
+
+}  // namespace chat_template_test

@@ -17,6 +17,9 @@
 #include "data/tokenizer_corpus.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace tokenizer_test {
+
 using namespace gptforge;
 using gptforge::testing::synthetic_text;
 using gptforge::testing::TempDir;
@@ -290,3 +293,5 @@ TEST(Tokenizer, ATokenizerWithoutToolTokensLoadsAndSaysSoWhenToolsAreAsked) {
     EXPECT_NE(std::string(e.what()).find("sample.tools: the tokenizer has no tool tokens"), std::string::npos) << e.what();
   }
 }
+
+}  // namespace tokenizer_test

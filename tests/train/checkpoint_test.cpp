@@ -13,6 +13,9 @@
 #include "train/optimizer.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace checkpoint_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 namespace fs = std::filesystem;
@@ -348,3 +351,5 @@ TEST(Checkpoint, WeightsOfAnotherDtypeOrNotFiniteAreRefusedNamingTheTensor) {
   EXPECT_NE(error(nan).find("tensor 'fc.weight' holds non-finite values"), std::string::npos) << error(nan);
   EXPECT_NE(error(torch::full({3, 4}, INFINITY)).find("non-finite"), std::string::npos);
 }
+
+}  // namespace checkpoint_test

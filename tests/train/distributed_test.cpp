@@ -30,6 +30,9 @@
 #include "util/files.h"
 #include "util/log.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace distributed_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 using std::chrono::milliseconds;
@@ -419,3 +422,5 @@ TEST(SftData, RanksDrawDisjointStridesOfEachEpochAndShareTheValidationSet) {
   again.set_state(state);
   EXPECT_TRUE(torch::equal(again.next().x, next.x));
 }
+
+}  // namespace distributed_test

@@ -16,6 +16,9 @@
 #include "train/trainer.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace lora_train_test {
+
 using namespace gptforge;
 using gptforge::testing::SyntheticData;
 using gptforge::testing::TempDir;
@@ -182,3 +185,5 @@ TEST(LoraTraining, BadRankOrTargetIsAConfigErrorNamingTheKey) {
   EXPECT_NE(error({"lora.rank=4", "lora.targets=[]"}).find("lora.targets is empty"), std::string::npos);
   EXPECT_EQ(error({"lora.rank=4", "lora.targets=[q, k, v, o, fc, proj]"}), "");
 }
+
+}  // namespace lora_train_test

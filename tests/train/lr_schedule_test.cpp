@@ -4,6 +4,9 @@
 
 #include <cmath>
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace lr_schedule_test {
+
 using namespace gptforge;
 
 namespace {
@@ -50,3 +53,5 @@ TEST(LrSchedule, TimeBudgetFollowsElapsedShare) {
   EXPECT_NEAR(s.at(1000, 0.5), 0.55, 1e-12);
   EXPECT_NEAR(s.at(1000, 1.0), 0.1, 1e-12);
 }
+
+}  // namespace lr_schedule_test

@@ -7,6 +7,9 @@
 #include "test_helpers.h"
 #include "util/files.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace metrics_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -37,3 +40,5 @@ TEST(MetricsLog, AResumedRunKeepsTheRecordsUpToItsCheckpoint) {
   EXPECT_EQ(read_file(path), "{\"step\":1}\n{\"step\":2}\n{\"step\":3}\n");
   EXPECT_FALSE(std::filesystem::exists(path + ".1"));
 }
+
+}  // namespace metrics_test

@@ -4,6 +4,9 @@
 
 #include <sstream>
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace optimizer_test {
+
 using namespace gptforge;
 
 TEST(Optimizer, ParamKindsFromNames) {
@@ -136,3 +139,5 @@ TEST(Optimizer, FusedAdamWFallsBackForOtherTensors) {
   EXPECT_TRUE(torch::equal(p, q));
   EXPECT_LT(q[0].item<double>(), 1.0);
 }
+
+}  // namespace optimizer_test

@@ -14,6 +14,9 @@
 #include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace sft_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -336,3 +339,5 @@ TEST(TaskSuite, TestInstancesNeverOccurInTrainingAndSeedsReproduce) {
     EXPECT_EQ(expected_answer(ex), prompt.substr(at + field.size() + 2, 1)) << prompt;
   }
 }
+
+}  // namespace sft_test

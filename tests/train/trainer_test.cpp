@@ -10,6 +10,9 @@
 #include "train/synthetic_data.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace trainer_test {
+
 using namespace gptforge;
 using gptforge::testing::SyntheticData;
 using gptforge::testing::TempDir;
@@ -228,3 +231,5 @@ TEST(Trainer, EarlyStoppingIsAnOptionOfAnyRun) {
   EXPECT_EQ(s.best_step, 10);
   EXPECT_EQ(load_checkpoint(dir.path()).state.step, 30);
 }
+
+}  // namespace trainer_test

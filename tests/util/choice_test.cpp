@@ -8,6 +8,9 @@
 #include "util/config.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace choice_test {
+
 using namespace gptforge;
 
 namespace {
@@ -92,3 +95,5 @@ TEST(Choice, BadValuesOfAChoiceKeyNameTheKey) {
   EXPECT_NE(config_error({"model.norm=[layernorm]"}).find("model.norm: expected one of layernorm, rmsnorm, got a list"),
             std::string::npos);
 }
+
+}  // namespace choice_test

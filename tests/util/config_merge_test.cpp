@@ -7,6 +7,9 @@
 #include "util/config.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace config_merge_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -55,3 +58,5 @@ TEST(ConfigMerge, TheMergedKeysServeBothCommands) {
     EXPECT_EQ(std::count(keys.begin(), keys.end(), gone), 0) << gone;
   }
 }
+
+}  // namespace config_merge_test

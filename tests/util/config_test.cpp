@@ -7,6 +7,9 @@
 #include "test_helpers.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace config_test {
+
 using gptforge::Config;
 using gptforge::ConfigError;
 using gptforge::load_config;
@@ -244,3 +247,5 @@ TEST(Config, AnEmptyOverrideValueIsReportedAsEmpty) {
   std::string msg = config_error("", {"model.n_layer="});
   EXPECT_NE(msg.find("model.n_layer: expected an integer, got an empty value"), std::string::npos) << msg;
 }
+
+}  // namespace config_test

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace cpu_allocator_test {
+
 using namespace gptforge;
 
 TEST(CpuAllocator, ReusesFreedLargeBlocksAndLeavesSmallOnesAlone) {
@@ -44,3 +47,5 @@ TEST(CpuAllocator, ReusedBlocksGiveExactGradients) {
   }
   EXPECT_GT(cpu_cache_stats().hits, 0);
 }
+
+}  // namespace cpu_allocator_test

@@ -6,6 +6,9 @@
 #include "test_helpers.h"
 #include "util/errors.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace files_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -35,3 +38,5 @@ TEST(Files, SpecialFilesAreRefusedAsInputsNamingThem) {
   EXPECT_EQ(expand_inputs({text}), std::vector<std::string>{text});
   EXPECT_EQ(expand_inputs({dir.path()}), std::vector<std::string>{text});
 }
+
+}  // namespace files_test

@@ -8,6 +8,9 @@
 #include "util/errors.h"
 #include "util/files.h"
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace safetensors_test {
+
 using namespace gptforge;
 using gptforge::testing::TempDir;
 
@@ -73,3 +76,5 @@ TEST(Safetensors, RejectsTruncatedAndMalformedFilesNamingThem) {
   for (int i = 0; i < 8; ++i) overflow[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
   expect_error(overflow + header, "tensor 'w' has a shape too large");
 }
+
+}  // namespace safetensors_test

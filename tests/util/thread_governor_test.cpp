@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
+namespace thread_governor_test {
+
 using namespace gptforge;
 
 TEST(ThreadGovernor, ThreadsForLoadLeaveTheBusyCoresToTheirOwners) {
@@ -42,3 +45,5 @@ TEST(ThreadGovernor, KeepsTheAutomaticCountOnAQuietMachineAndWaitsForTheInterval
     EXPECT_GE(fast.busy_elsewhere(), 0.0);
   }
 }
+
+}  // namespace thread_governor_test
