@@ -1,4 +1,7 @@
 // Helpers shared by the tests: scratch directories and small files the tests make themselves.
+// A new test file wraps everything after its includes in `namespace <file stem> { ... }`: the unity
+// build (CMakeLists.txt, GPTFORGE_UNITY) compiles several test files as one, and their helpers and
+// `using` lines must not meet.
 #pragma once
 #include <unistd.h>
 

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "util/errors.h"
-#include "util/utf8.h"
 #include "util/strings.h"
+#include "util/utf8.h"
 
 namespace gptforge {
 

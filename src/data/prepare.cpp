@@ -18,8 +18,8 @@
 #include "util/progress.h"
 #include "util/runtime.h"
 #include "util/staging.h"
-#include "util/units.h"
 #include "util/strings.h"
+#include "util/units.h"
 
 namespace fs = std::filesystem;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+
 #include "util/strings.h"
 
 namespace gptforge {

@@ -15,9 +15,9 @@
 #include "util/errors.h"
 #include "util/files.h"
 #include "util/log.h"
+#include "util/strings.h"
 #include "util/units.h"
 #include "util/utf8.h"
-#include "util/strings.h"
 
 namespace gptforge {
 

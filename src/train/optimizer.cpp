@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include "train/adamw_kernel.h"
+#include "util/strings.h"
 
 #include <algorithm>
 #include <cmath>
@@ -91,12 +92,9 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
 }
 
 std::string param_kind(const std::string& name) {
-  auto ends_with = [&](const std::string& s) {
-    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
   if (name.rfind("wte.", 0) == 0 || name.rfind("wpe.", 0) == 0) return "embedding";
   if (name.find("ln_") != std::string::npos || name.find("norm") != std::string::npos) return "norm";
-  if (ends_with(".bias")) return "bias";
+  if (ends_with(name, ".bias")) return "bias";
   return "weight";
 }
 

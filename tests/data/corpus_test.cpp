@@ -6,7 +6,6 @@
 #include "util/errors.h"
 #include "util/utf8.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace corpus_test {
 
 using namespace gptforge;

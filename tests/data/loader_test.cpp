@@ -9,7 +9,6 @@
 #include "test_helpers.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace loader_test {
 
 using namespace gptforge;

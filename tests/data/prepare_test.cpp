@@ -14,7 +14,6 @@
 #include "util/errors.h"
 #include "util/files.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace prepare_test {
 
 using namespace gptforge;

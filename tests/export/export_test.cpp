@@ -14,7 +14,6 @@
 #include "util/errors.h"
 #include "util/safetensors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace export_test {
 
 using namespace gptforge;

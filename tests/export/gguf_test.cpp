@@ -8,7 +8,6 @@
 #include "util/errors.h"
 #include "util/files.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace gguf_test {
 
 using namespace gptforge;

@@ -13,7 +13,6 @@
 #include "model/lora.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace lora_export_test {
 
 using namespace gptforge;

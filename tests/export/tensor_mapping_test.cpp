@@ -6,7 +6,6 @@
 #include "model/rope.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace tensor_mapping_test {
 
 using namespace gptforge;

@@ -7,7 +7,6 @@
 
 #include "generate_test_helpers.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace beam_search_test {
 
 using namespace gptforge;

@@ -4,7 +4,6 @@
 
 #include <random>
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace calculator_test {
 
 using namespace gptforge;

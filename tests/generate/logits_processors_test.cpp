@@ -5,7 +5,6 @@
 #include <cmath>
 #include <limits>
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace logits_processors_test {
 
 using namespace gptforge;

@@ -4,7 +4,6 @@
 
 #include <stdexcept>
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace self_consistency_test {
 
 using namespace gptforge;

@@ -12,7 +12,6 @@
 #include "tokenizer/tiny_corpus.h"
 #include "train/sft.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace task_eval_test {
 
 using namespace gptforge;

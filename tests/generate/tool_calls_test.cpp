@@ -21,7 +21,6 @@
 #include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace tool_calls_test {
 
 using namespace gptforge;

@@ -6,7 +6,6 @@
 #include "model/rope.h"
 #include "model_test_helpers.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace attention_test {
 
 using namespace gptforge;

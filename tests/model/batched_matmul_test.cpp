@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <torch/version.h>
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace batched_matmul_test {
 
 using namespace gptforge;

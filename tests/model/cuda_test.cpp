@@ -9,7 +9,6 @@
 #include "model_test_helpers.h"
 #include "train/precision.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace cuda_test {
 
 using namespace gptforge;

@@ -7,7 +7,6 @@
 #include "model/attention.h"
 #include "model_test_helpers.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace fused_ops_test {
 
 using namespace gptforge;

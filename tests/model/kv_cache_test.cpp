@@ -6,7 +6,6 @@
 #include "model_test_helpers.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace kv_cache_test {
 
 using namespace gptforge;

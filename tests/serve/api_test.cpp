@@ -7,7 +7,6 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tiny_corpus.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace api_test {
 
 using namespace gptforge;

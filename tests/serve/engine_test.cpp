@@ -9,7 +9,6 @@
 #include "tokenizer/tiny_corpus.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace engine_test {
 
 using namespace gptforge;

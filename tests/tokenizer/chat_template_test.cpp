@@ -6,7 +6,6 @@
 #include "tiny_corpus.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace chat_template_test {
 
 using namespace gptforge;

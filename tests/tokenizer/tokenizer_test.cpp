@@ -17,7 +17,6 @@
 #include "data/tokenizer_corpus.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace tokenizer_test {
 
 using namespace gptforge;

@@ -30,7 +30,6 @@
 #include "util/files.h"
 #include "util/log.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace distributed_test {
 
 using namespace gptforge;

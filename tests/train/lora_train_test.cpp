@@ -16,7 +16,6 @@
 #include "train/trainer.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace lora_train_test {
 
 using namespace gptforge;

@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace lr_schedule_test {
 
 using namespace gptforge;

@@ -7,7 +7,6 @@
 #include "test_helpers.h"
 #include "util/files.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace metrics_test {
 
 using namespace gptforge;

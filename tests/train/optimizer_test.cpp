@@ -4,7 +4,6 @@
 
 #include <sstream>
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace optimizer_test {
 
 using namespace gptforge;

@@ -10,7 +10,6 @@
 #include "train/synthetic_data.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace trainer_test {
 
 using namespace gptforge;

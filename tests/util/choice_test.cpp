@@ -8,7 +8,6 @@
 #include "util/config.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace choice_test {
 
 using namespace gptforge;

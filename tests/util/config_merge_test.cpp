@@ -7,7 +7,6 @@
 #include "util/config.h"
 #include "util/errors.h"
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace config_merge_test {
 
 using namespace gptforge;

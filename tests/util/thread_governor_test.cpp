@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-// Each test file's names stay its own in a unity build (CMakeLists.txt, GPTFORGE_UNITY).
 namespace thread_governor_test {
 
 using namespace gptforge;
