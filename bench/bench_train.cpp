@@ -8,7 +8,7 @@
 // same file), runs warmup + steps optimiser steps with evaluation and periodic checkpoints off, and
 // reports the median time per step split into data, forward, backward and optimiser, tokens/s, the
 // model FLOPs per token, the fp32 (CPU) or bf16 (CUDA) matmul peak measured before and after the run
-// in this process, MFU against it, and the process's peak resident memory.
+// in this process (the best of them, measured again when the run beat it), MFU against it (at most 100%), and the process's peak resident memory.
 //
 // Model and batch come from the config and overrides, as for `gptforge train`; bench/run.py passes
 // the sizes it compares. --profile N prints the N ops with the most self time over the whole run
@@ -150,8 +150,14 @@ int main(int argc, char** argv) {
     const double step_ms = median(total);
     const double tok_s = tokens_per_step / (step_ms / 1e3);
     const double flops_tok = flops_per_token(cfg.model, cfg.model.block_size);
+    // A peak measured while something else ran can sit below what the model's own matmuls reached
+    // (MFU of 106% and 163% were seen): then measure again, and never report more than 100%.
+    for (int retry = 0; retry < 3 && flops_tok * tok_s > *std::max_element(peaks.begin(), peaks.end()) * 1e9;
+         ++retry) {
+      peaks.push_back(measure_matmul_gflops(device, peak_dtype, peak_n));
+    }
     const double peak = *std::max_element(peaks.begin(), peaks.end());
-    const double mfu = flops_tok * tok_s / (peak * 1e9);
+    const double mfu = std::min(1.0, flops_tok * tok_s / (peak * 1e9));
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
     const double rss_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """The gptforge training step written in plain Python PyTorch, for bench/bench_train's comparison.
 
-The same model as gptforge's `family: gpt2` (learned positions, pre-LayerNorm with biases, separate
-q/k/v/o projections, tanh-GELU MLP of 4*d_model, LM head tied to the token embedding, the same
-initialisation), the same batch drawn the same way (random windows of the token shard that
+The same model as gptforge's `family: gpt2` (learned positions, pre-LayerNorm, biases unless
+--no-bias as model.bias=false, separate q/k/v/o projections, tanh-GELU MLP of 4*d_model, LM head tied
+to the token embedding, the same initialisation), the same batch drawn the same way (random windows of the token shard that
 bench_train writes), the same loss (summed cross-entropy over the step's target count), the same
 AdamW groups (weights decay; biases, norms and embeddings don't), the same gradient clipping.
-Attention is the explicit masked softmax, as in nanoGPT without flash attention: torch 1.13 has no
-fused kernel.
+Attention is the explicit masked softmax on torch 1.13, which has no fused kernel, and
+F.scaled_dot_product_attention on torch 2.x, as nanoGPT does (--attention explicit keeps the masked
+softmax). --compile wraps the model in torch.compile (torch 2.x; inductor generates fused C++ for the
+CPU, compiled during the warm-up steps).
 
 It is written the way a user would write it: torch.nn modules and torch.optim.AdamW with its
 defaults (no foreach in 1.13 unless asked with --foreach).
@@ -31,15 +33,29 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+class LayerNorm(nn.Module):
+    """LayerNorm with an optional bias, as nanoGPT's (torch 1.13's nn.LayerNorm has no bias=False)."""
+
+    def __init__(self, d_model, bias):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d_model))
+        self.bias = nn.Parameter(torch.zeros(d_model)) if bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
+
+
 class Attention(nn.Module):
-    def __init__(self, d_model, n_head, block_size):
+    def __init__(self, d_model, n_head, block_size, bias):
         super().__init__()
         self.n_head = n_head
-        self.q_proj = nn.Linear(d_model, d_model)
-        self.k_proj = nn.Linear(d_model, d_model)
-        self.v_proj = nn.Linear(d_model, d_model)
-        self.o_proj = nn.Linear(d_model, d_model)
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.o_proj = nn.Linear(d_model, d_model, bias=bias)
         self.register_buffer("future", torch.ones(block_size, block_size, dtype=torch.bool).triu(1))
+
+    sdpa = False  # set from --attention in main
 
     def forward(self, x):
         B, T, C = x.shape
@@ -47,6 +63,9 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(B, T, self.n_head, hd).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.n_head, hd).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.n_head, hd).transpose(1, 2)
+        if Attention.sdpa:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.o_proj(y.transpose(1, 2).reshape(B, T, C))
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
         att = att.masked_fill(self.future[:T, :T], float("-inf"))
         att = F.softmax(att, dim=-1)
@@ -55,22 +74,22 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, d_model):
+    def __init__(self, d_model, bias):
         super().__init__()
-        self.fc = nn.Linear(d_model, 4 * d_model)
-        self.proj = nn.Linear(4 * d_model, d_model)
+        self.fc = nn.Linear(d_model, 4 * d_model, bias=bias)
+        self.proj = nn.Linear(4 * d_model, d_model, bias=bias)
 
     def forward(self, x):
         return self.proj(F.gelu(self.fc(x), approximate="tanh"))
 
 
 class Block(nn.Module):
-    def __init__(self, d_model, n_head, block_size):
+    def __init__(self, d_model, n_head, block_size, bias):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(d_model)
-        self.attn = Attention(d_model, n_head, block_size)
-        self.ln_2 = nn.LayerNorm(d_model)
-        self.mlp = MLP(d_model)
+        self.ln_1 = LayerNorm(d_model, bias)
+        self.attn = Attention(d_model, n_head, block_size, bias)
+        self.ln_2 = LayerNorm(d_model, bias)
+        self.mlp = MLP(d_model, bias)
 
     def forward(self, x):
         x = x + self.attn(self.ln_1(x))
@@ -78,12 +97,12 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab, d_model, n_layer, n_head, block_size):
+    def __init__(self, vocab, d_model, n_layer, n_head, block_size, bias=True):
         super().__init__()
         self.wte = nn.Embedding(vocab, d_model)
         self.wpe = nn.Embedding(block_size, d_model)
-        self.h = nn.ModuleList([Block(d_model, n_head, block_size) for _ in range(n_layer)])
-        self.ln_f = nn.LayerNorm(d_model)
+        self.h = nn.ModuleList([Block(d_model, n_head, block_size, bias) for _ in range(n_layer)])
+        self.ln_f = LayerNorm(d_model, bias)
         resid_std = 0.02 / math.sqrt(2 * n_layer)
         for name, p in self.named_parameters():
             if name.endswith(".bias"):
@@ -131,6 +150,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--foreach", action="store_true", help="AdamW(foreach=True) instead of the default loop")
+    ap.add_argument("--attention", choices=["auto", "explicit", "sdpa"], default="auto",
+                    help="auto: scaled_dot_product_attention where torch has it (2.x), else the masked softmax")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (torch 2.x)")
+    ap.add_argument("--no-bias", action="store_true", help="no biases in linear layers and norms (nanoGPT's bias=False)")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="after timing, profile one step and print the N most expensive ops to stderr "
@@ -140,8 +163,15 @@ def main():
     torch.set_num_threads(args.threads or os.cpu_count())
     torch.manual_seed(args.seed)
     data = read_shard(os.path.join(args.data, "train_000000.bin"))
-    model = GPT(args.vocab, args.d_model, args.layers, args.heads, args.block)
+    model = GPT(args.vocab, args.d_model, args.layers, args.heads, args.block, bias=not args.no_bias)
     model.train()
+    has_sdpa = hasattr(F, "scaled_dot_product_attention")
+    if args.attention == "sdpa" and not has_sdpa:
+        raise SystemExit(f"reference: --attention sdpa needs torch 2.x; this is {torch.__version__}")
+    Attention.sdpa = args.attention == "sdpa" or (args.attention == "auto" and has_sdpa)
+    if args.compile and not hasattr(torch, "compile"):
+        raise SystemExit(f"reference: --compile needs torch 2.x; this is {torch.__version__}")
+    step_model = torch.compile(model) if args.compile else model
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not n.startswith(("wte", "wpe"))]
     rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and not n.startswith(("wte", "wpe")))]
     groups = [{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}]
@@ -154,7 +184,7 @@ def main():
         t0 = time.perf_counter()
         x, y = get_batch(data, args.batch, args.block)
         t1 = time.perf_counter()
-        logits = model(x)
+        logits = step_model(x)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-1, reduction="sum")
         loss = loss / max(1, int((y != -1).sum()))
         t2 = time.perf_counter()
@@ -173,7 +203,7 @@ def main():
     if args.profile:
         with torch.autograd.profiler.profile() as prof:
             x, y = get_batch(data, args.batch, args.block)
-            logits = model(x)
+            logits = step_model(x)
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), reduction="sum") / y.numel()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -185,7 +215,8 @@ def main():
     median_ms = {name: 1000 * statistics.median(v) for name, v in phases.items()}
     tokens = args.batch * args.block
     print(json.dumps({
-        "impl": "pytorch",
+        "impl": "pytorch" + (" compiled" if args.compile else ""),
+        "attention": "sdpa" if Attention.sdpa else "explicit",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "tokens_per_step": tokens,

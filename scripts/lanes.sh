@@ -3,7 +3,8 @@
 # Debian chroots made with debootstrap, next to the bookworm (LibTorch 1.13) build of scripts/test.sh.
 #
 #   sid      LibTorch 2.14 (CPU) from sid's libtorch-dev: build everything, run the whole ctest suite,
-#            and check that `gptforge info` names the fused attention (scaled_dot_product_attention).
+#            and check that `gptforge info` names the fused attention (scaled_dot_product_attention)
+#            and oneDNN's sgemm for the CPU's products.
 #   cuda     LibTorch 2.6 built with CUDA (trixie's libtorch-cuda-dev, CUDA 12.4, NCCL 2.22): compile
 #            and link every target (no GPU here), then run that build's tests on the CPU.
 #   clients  with the sid build: tiny gpt2 and llama models checked against the real programs,
@@ -12,6 +13,8 @@
 # Usage: bash scripts/lanes.sh [sid] [cuda] [clients]      (no argument: all three)
 #        bash scripts/lanes.sh prepare    only make (or check) both chroots: network and dpkg work that
 #                                         .ci/run overlaps with the main suite's CPU-bound build
+#        bash scripts/lanes.sh bench [ARGS]   the benchmark table on LibTorch 2.14 (scripts/bench.sh
+#                                         runs it after the host's; ARGS go to bench/run.py)
 # Each lane ends with one line `lane NAME: PASS (..)` or `lane NAME: FAIL (..)`; the exit code is 1 when
 # any lane failed. Run as root (debootstrap, chroot, mount).
 #
@@ -29,7 +32,8 @@ build_packages=(build-essential cmake ninja-build ccache pkg-config dpkg-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest libcpp-httplib-dev
   bc curl python3)
 # sentencepiece 0.2's header includes absl, which libsentencepiece-dev does not pull in.
-sid_packages=("${build_packages[@]}" libsentencepiece-dev libabsl-dev libgloo-dev libtorch-dev libopenblas0-openmp
+# libdnnl-dev: oneDNN's sgemm for the CPU's products (src/util/cpu_gemm.h), the same libdnnl LibTorch links.
+sid_packages=("${build_packages[@]}" libsentencepiece-dev libabsl-dev libgloo-dev libtorch-dev libopenblas0-openmp libdnnl-dev
   python3-torch python3-transformers python3-safetensors python3-tokenizers python3-sentencepiece python3-protobuf
   python3-gguf llama.cpp-tools
   chromium nodejs npm)  # the server's browser and npm `openai` client tests
@@ -195,6 +199,7 @@ lane_sid() {
   grep -qE "^blas +OpenBLAS" "$dir/lane/info.txt" || { log "sid: gptforge info names no OpenBLAS"; return 1; }
   grep -q "scaled_dot_product_attention" "$dir/lane/info.txt" ||
     { log "sid: gptforge info does not name scaled_dot_product_attention"; return 1; }
+  grep -qE "^cpu products +oneDNN" "$dir/lane/info.txt" || { log "sid: gptforge info does not name oneDNN's sgemm"; return 1; }
   timed tests run_ctest "$dir"
 }
 
@@ -229,6 +234,33 @@ prepare_chroots() {
   log "prepare: $( ((rc == 0)) && echo "chroots ready" || echo "FAIL") ($((SECONDS - start)) s)"
   return $rc
 }
+
+# The benchmark table (bench/run.py) on LibTorch 2.14: gptforge built in the sid chroot at -O2, as the
+# host's Release build (the lanes' -O1 builds time nothing), against sid's python3-torch 2.14, eager
+# and under torch.compile (inductor compiles C++ kernels with the chroot's g++ and Python headers).
+bench_sid() {
+  local dir=$cache/sid
+  ensure_chroot sid sid main "${sid_packages[@]}" || return 1
+  sync_source "$dir"
+  in_chroot "$dir" "dpkg -s python3-dev >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends python3-dev >/dev/null" ||
+    return 1
+  in_chroot "$dir" "set -e; cd /gptforge
+    cmake -S . -B /lane/build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPTFORGE_SENTENCEPIECE=system >/dev/null
+    ninja -C /lane/build-bench bench_train bench_decode" || return 1
+  mkdir -p "$root/bench/results"
+  in_chroot "$dir" "cd /gptforge && python3 bench/run.py --build /lane/build-bench --compiled --out /lane/bench-latest.json $*" ||
+    return 1
+  cp "$dir/lane/bench-latest.json" "$root/bench/results/latest-libtorch2.json"
+  log "bench: written bench/results/latest-libtorch2.json"
+}
+
+if [[ ${1:-} == bench ]]; then
+  shift
+  rc=0
+  bench_sid "$@" || rc=1
+  unmount_below "$cache/sid"
+  exit $rc
+fi
 
 if [[ ${1:-} == prepare ]]; then
   (($# == 1)) || die "prepare takes no lane names"

@@ -13,6 +13,7 @@ build_type=${BUILD_TYPE:-Release}
 packages=(
   build-essential cmake ninja-build ccache pkg-config dpkg-dev
   libtorch-dev libopenblas0-openmp libopenblas-openmp-dev
+  libdnnl-dev             # oneDNN's sgemm for the CPU's products (src/util/cpu_gemm.h)
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
   libgloo-dev
   python3 python3-torch python3-matplotlib

@@ -7,6 +7,7 @@
 #include "cli/app.h"
 #include "model/attention.h"
 #include "model/batched_matmul.h"
+#include "util/cpu_gemm.h"
 #include "util/log.h"
 #include "util/runtime.h"
 
@@ -37,6 +38,7 @@ void register_info(CLI::App& app) {
     std::printf("blas          %s%s\n", blas.is_openblas ? "OpenBLAS " : "",
                 blas.library.empty() ? "(none loaded)" : blas.library.c_str());
     if (!blas.config.empty()) std::printf("blas config   %s\n", blas.config.c_str());
+    std::printf("cpu products  %s (the model's fp32 linear layers and their gradients)\n", cpu_gemm_backend());
     std::printf("attention     %s (CPU batched matmuls: %s)\n", attention_kernel_name(), batched_matmul_backend());
     if (!blas.is_openblas && !device.is_cuda()) {
       log_warn("the active BLAS is not OpenBLAS: CPU training will be ~30x slower (scripts/setup.sh installs it)");

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <string>
+
+#include "util/cpu_gemm.h"
 
 #ifdef GPTFORGE_WITH_BLAS
 // The Fortran BLAS entry point of the library LibTorch itself calls (libblas.so.3: OpenBLAS).
@@ -69,10 +72,17 @@ torch::Tensor blas_bmm(torch::Tensor a, torch::Tensor b) {
   const int lda = static_cast<int>(la.ld), ldb = static_cast<int>(lb.ld), ldc = in;
   // One entry per task at least: the products are small, and inside the parallel region OpenBLAS
   // (its OpenMP build) runs each on the calling thread.
+  // (oneDNN's sgemm, when on, runs each on the calling thread too: util/cpu_gemm.h.)
+  const bool onednn = onednn_gemm_enabled();
   at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
     const float one = 1.0f, zero = 0.0f;
     for (int64_t i = begin; i < end; ++i) {
-      sgemm_(&tb, &ta, &in, &im, &ik, &one, pb + i * sb, &ldb, pa + i * sa, &lda, &zero, pc + i * m * n, &ldc);
+      if (onednn) {
+        cpu_sgemm(la.transposed, lb.transposed, m, n, k, 1.0f, pa + i * sa, la.ld, pb + i * sb, lb.ld, 0.0f,
+                  pc + i * m * n, n);
+      } else {
+        sgemm_(&tb, &ta, &in, &im, &ik, &one, pb + i * sb, &ldb, pa + i * sa, &lda, &zero, pc + i * m * n, &ldc);
+      }
     }
   });
   return c;
@@ -114,7 +124,9 @@ bool batched_matmul_uses_blas(const torch::Tensor& a, const torch::Tensor& b) {
 
 const char* batched_matmul_backend() {
 #ifdef GPTFORGE_WITH_BLAS
-  return "BLAS sgemm, spread over the intra-op threads";
+  static const std::string name = std::string(onednn_gemm_enabled() ? cpu_gemm_backend() : "BLAS sgemm") +
+                                  ", spread over the intra-op threads";
+  return name.c_str();
 #else
   return "torch::bmm";
 #endif

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "model/linear.h"
 #include "model/rope.h"
 #include "util/errors.h"
 #include "util/strings.h"
@@ -138,7 +139,7 @@ torch::Tensor GPTImpl::run(const torch::Tensor& idx, KVCache* cache, ForwardResu
 
 torch::Tensor GPTImpl::head(const torch::Tensor& x) {
   auto y = ln_f(x);
-  return lm_head ? lm_head(y) : torch::nn::functional::linear(y, wte->weight);
+  return dense(y, lm_head ? lm_head->weight : wte->weight);
 }
 
 torch::Tensor GPTImpl::forward(const torch::Tensor& idx) { return run(idx, nullptr, nullptr, false, false); }

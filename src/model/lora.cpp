@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/linear.h"
 #include "util/strings.h"
 
 namespace gptforge {
@@ -35,7 +36,8 @@ bool lora_targets(const LoraConfig& cfg, const std::string& target) {
 }
 
 torch::Tensor adapted(torch::nn::Linear& base, LoRA& adapter, const torch::Tensor& x) {
-  return adapter ? base(x) + adapter(x) : base(x);
+  auto y = dense(x, base->weight, base->bias);
+  return adapter ? y + adapter(x) : y;
 }
 
 namespace {
