@@ -36,6 +36,7 @@ build_packages=(build-essential cmake ninja-build ccache pkg-config dpkg-dev
 sid_packages=("${build_packages[@]}" libsentencepiece-dev libabsl-dev libgloo-dev libtorch-dev libopenblas0-openmp libdnnl-dev
   python3-torch python3-transformers python3-safetensors python3-tokenizers python3-sentencepiece python3-protobuf
   python3-gguf llama.cpp-tools
+  python3-dev  # torch.compile's C++ kernels in `bash scripts/lanes.sh bench`
   chromium nodejs npm)  # the server's browser and npm `openai` client tests
 # libtorch-cuda conflicts with libgloo-dev: its Gloo headers come from libgloo-cuda-dev.
 trixie_packages=("${build_packages[@]}" libopenblas0-openmp libgloo-cuda-dev libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev g++-13)
@@ -242,8 +243,6 @@ bench_sid() {
   local dir=$cache/sid
   ensure_chroot sid sid main "${sid_packages[@]}" || return 1
   sync_source "$dir"
-  in_chroot "$dir" "dpkg -s python3-dev >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends python3-dev >/dev/null" ||
-    return 1
   in_chroot "$dir" "set -e; cd /gptforge
     cmake -S . -B /lane/build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPTFORGE_SENTENCEPIECE=system >/dev/null
     ninja -C /lane/build-bench bench_train bench_decode" || return 1

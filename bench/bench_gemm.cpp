@@ -1,0 +1,70 @@
+// The model's matrix products on the CPU: LibTorch's mm (OpenBLAS here) against cpu_sgemm (oneDNN's
+// sgemm when the build has it), on the shapes of the nanoGPT config's step (768 rows, d_model 128,
+// MLP 512, vocabulary 65) and a 1024^3 product. Median of 7 timings of 100 calls each (5 for
+// 1024^3), after a warm-up, both in this process, alternating.
+//
+//   build/bench_gemm [--threads N]
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "util/cpu_gemm.h"
+
+using namespace gptforge;
+
+int main(int argc, char** argv) {
+  CLI::App app{"LibTorch mm against cpu_sgemm on the models' shapes", "bench_gemm"};
+  int threads = 2;
+  app.add_option("--threads", threads, "Intra-op threads")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  torch::set_num_threads(threads);
+  torch::NoGradGuard no_grad;
+  struct Shape {
+    const char* what;
+    bool ta, tb;
+    int64_t m, n, k;
+  };
+  // y = x W^T (forward), dx = dy W, dW = dy^T x: (trans_a, trans_b) as the model's dense() runs them.
+  const std::vector<Shape> shapes = {
+      {"fwd q/k/v/o", false, true, 768, 128, 128}, {"fwd mlp.fc", false, true, 768, 512, 128},
+      {"fwd mlp.proj", false, true, 768, 128, 512}, {"fwd lm head", false, true, 768, 65, 128},
+      {"dx mlp.fc", false, false, 768, 128, 512},   {"dW q/k/v/o", true, false, 128, 128, 768},
+      {"dW mlp.fc", true, false, 512, 128, 768},    {"1024^3", false, false, 1024, 1024, 1024}};
+  std::printf("%s, %d threads\n| product | m x n x k | mm GFLOP/s | %s GFLOP/s | ratio |\n|---|---|---|---|---|\n",
+              cpu_gemm_backend(), torch::get_num_threads(), cpu_gemm_backend());
+  for (const auto& s : shapes) {
+    auto a = s.ta ? torch::randn({s.k, s.m}) : torch::randn({s.m, s.k});
+    auto b = s.tb ? torch::randn({s.n, s.k}) : torch::randn({s.k, s.n});
+    auto c = torch::empty({s.m, s.n});
+    auto opa = s.ta ? a.t() : a, opb = s.tb ? b.t() : b;
+    auto mm = [&] { torch::mm_out(c, opa, opb); };
+    auto gemm = [&] {
+      cpu_sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data_ptr<float>(), a.size(1), b.data_ptr<float>(), b.size(1), 0.0f,
+                c.data_ptr<float>(), s.n);
+    };
+    const int calls = s.m == 1024 ? 5 : 100;
+    auto time = [&](auto f) {
+      for (int i = 0; i < 5; ++i) f();
+      std::vector<double> v;
+      for (int r = 0; r < 7; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < calls; ++i) f();
+        v.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / calls);
+      }
+      std::sort(v.begin(), v.end());
+      return v[3];
+    };
+    double t_mm = 0, t_gemm = 0;
+    for (int round = 0; round < 2; ++round) {  // the second round's figures, after both are warm
+      t_mm = time(mm);
+      t_gemm = time(gemm);
+    }
+    const double flops = 2.0 * s.m * s.n * s.k;
+    std::printf("| %s | %lld x %lld x %lld | %.0f | %.0f | %.2fx |\n", s.what, (long long)s.m, (long long)s.n,
+                (long long)s.k, flops / t_mm / 1e9, flops / t_gemm / 1e9, t_mm / t_gemm);
+  }
+  return 0;
+}
