@@ -43,9 +43,12 @@ torch::Tensor forward_products(AutogradContext* ctx, const torch::Tensor& x, con
   if (bias.defined()) y.copy_(bias.expand(shape));
   cpu_sgemm(false, true, rows, out, in, 1.0f, x2.data_ptr<float>(), in, w.data_ptr<float>(), in,
             bias.defined() ? 1.0f : 0.0f, y.data_ptr<float>(), out);
-  // x2 and w are what the backward multiplies: kept as data (x2 may be a copy made here, not an
-  // input), with the inputs' version counters checked through save_for_backward.
-  ctx->save_for_backward({x, weight});
+  // x2 and w are what the backward multiplies, kept as data; the inputs they alias are saved too, so
+  // that an in-place change of either before the backward is an error. A non-contiguous x was
+  // copied into x2: then x itself is not kept (the backward never reads it).
+  const bool x_copied = !x.is_contiguous();
+  ctx->save_for_backward(x_copied ? torch::autograd::variable_list{weight} : torch::autograd::variable_list{weight, x});
+  ctx->saved_data["x_sizes"] = x.sizes();
   ctx->saved_data["x2"] = x2;
   ctx->saved_data["w"] = w;
   return y;
@@ -54,7 +57,7 @@ torch::Tensor forward_products(AutogradContext* ctx, const torch::Tensor& x, con
 // dx = dy W, dW = dy^T x, and db = the column sums of dy when with_bias.
 tensor_list backward_products(AutogradContext* ctx, const torch::Tensor& grad, bool with_bias) {
   RECORD_FUNCTION("gptforge::dense_backward", std::vector<c10::IValue>());
-  auto saved = ctx->get_saved_variables();  // checks that neither input changed since the forward
+  ctx->get_saved_variables();  // checks that no saved input changed since the forward
   const torch::Tensor x2 = ctx->saved_data["x2"].toTensor(), w = ctx->saved_data["w"].toTensor();
   const int64_t rows = x2.size(0), in = w.size(1), out = w.size(0);
   torch::Tensor g = grad.reshape({rows, out}).contiguous();
@@ -63,7 +66,7 @@ tensor_list backward_products(AutogradContext* ctx, const torch::Tensor& grad, b
     gx = torch::empty({rows, in}, g.options());
     cpu_sgemm(false, false, rows, in, out, 1.0f, g.data_ptr<float>(), out, w.data_ptr<float>(), in, 0.0f,
               gx.data_ptr<float>(), in);
-    gx = gx.view(saved[0].sizes());
+    gx = gx.view(ctx->saved_data["x_sizes"].toIntVector());
   }
   if (ctx->needs_input_grad(1)) {
     gw = torch::empty({out, in}, g.options());

@@ -72,6 +72,16 @@ TEST(Linear, LeavesItsInputsUnchanged) {
   }
 }
 
+TEST(Linear, ChangingAnInputBeforeTheBackwardIsAnError) {
+  // As for torch::linear: the backward would read the changed values.
+  auto w = torch::randn({6, 8}).requires_grad_(true);
+  auto x = torch::randn({3, 8}).requires_grad_(true);
+  auto h = x * 1.0;  // a non-leaf the next line may change in place
+  auto y = dense(h, w);
+  h.add_(1.0);
+  EXPECT_THROW(y.sum().backward(), c10::Error);
+}
+
 TEST(Linear, OutputMayBeModifiedInPlace) {
   // The MLP's relu_ writes into the fc layer's output.
   auto x = torch::randn({2, 3, 8}).requires_grad_(true), w = torch::randn({6, 8}).requires_grad_(true);
