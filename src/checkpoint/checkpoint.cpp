@@ -1,6 +1,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/run_directory.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -109,10 +110,7 @@ std::string link_target(const fs::path& dir, const std::string& link) {
   return ec ? "" : t.string();
 }
 
-uint64_t file_hash(const std::string& path) {
-  std::string bytes = read_file(path);
-  return fnv1a64(bytes.data(), bytes.size());
-}
+uint64_t file_hash(const std::string& path) { return fnv1a64_file(path); }
 
 // Keeps the newest keep_last step directories, `keep` and whatever `best` points at.
 void prune(const fs::path& root, const std::string& keep, int64_t keep_last) {
@@ -221,15 +219,72 @@ void remove_leftovers(const fs::path& root) {
 
 }  // namespace
 
+namespace {
+// A stream buffer over a file that never fails its writer: after the first failed write (a full
+// disk) it keeps the error and drops the rest, and write_checkpoint_stream raises it once the writer
+// is done. LibTorch's serialiser, handed a failing stream, throws again from its destructor while the
+// first exception unwinds, which ends the process.
+class CheckpointFileBuf final : public std::streambuf {
+ public:
+  explicit CheckpointFileBuf(int fd) : fd_(fd), buffer_(size_t(1) << 20) { setp(buffer_.data(), buffer_.data() + buffer_.size()); }
+  int error() const { return error_; }
+  bool drain() {
+    const char* p = pbase();
+    size_t left = static_cast<size_t>(pptr() - pbase());
+    while (left > 0 && error_ == 0) {
+      const ssize_t n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        error_ = n < 0 ? errno : EIO;
+        break;
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+    return error_ == 0;
+  }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    drain();
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
+    }
+    return traits_type::not_eof(ch);
+  }
+  int sync() override {
+    drain();
+    return 0;
+  }
+
+ private:
+  int fd_;
+  std::vector<char> buffer_;
+  int error_ = 0;
+};
+}  // namespace
+
+void write_checkpoint_stream(const std::string& path, const std::function<void(std::ostream&)>& write) {
+  const int fd = ::open(write_destination(path).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw CheckpointError(path + ": cannot open for writing (" + std::strerror(errno) + ")");
+  CheckpointFileBuf buf(fd);
+  std::ostream out(&buf);
+  try {
+    write(out);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  buf.drain();
+  int err = buf.error();
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err) throw CheckpointError(path + ": write failed (" + std::strerror(err) + "; disk full?)");
+}
+
 void write_checkpoint_file(const std::string& path, const std::string& content) {
-  std::ofstream out(write_destination(path), std::ios::binary | std::ios::trunc);
-  if (!out) throw CheckpointError(path + ": cannot open for writing (" + std::strerror(errno) + ")");
-  errno = 0;
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  out.flush();
-  const int err = errno;
-  out.close();
-  if (!out) throw CheckpointError(path + ": write failed (" + std::strerror(err ? err : EIO) + "; disk full?)");
+  write_checkpoint_stream(path, [&](std::ostream& out) { out.write(content.data(), static_cast<std::streamsize>(content.size())); });
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> model_tensors(torch::nn::Module& model) {
@@ -251,11 +306,16 @@ std::string save_model(const std::string& out_dir, const ModelArtifact& a, bool 
   const fs::path tmp(staged.path());
   // Every file goes through write_checkpoint_file, which reports a failed write (a full disk) as one
   // error naming the file; the staging directory is then removed.
-  write_checkpoint_file((tmp / "model.safetensors").string(),
-                        safetensors_bytes(model_tensors(*a.model), {{"format", "gptforge"}, {"step", std::to_string(a.step)}}));
+  // Streamed to the files, tensor by tensor: a copy of the model in memory would add its size to
+  // the training run's peak.
+  write_checkpoint_stream((tmp / "model.safetensors").string(), [&](std::ostream& out) {
+    write_safetensors(out, model_tensors(*a.model), {{"format", "gptforge"}, {"step", std::to_string(a.step)}});
+  });
   const auto adapters = adapter_file_tensors(*a.model, a.config->model);
   if (!adapters.empty()) {
-    write_checkpoint_file((tmp / kAdapterFile).string(), safetensors_bytes(adapters, adapter_file_metadata(a.config->lora)));
+    write_checkpoint_stream((tmp / kAdapterFile).string(), [&](std::ostream& out) {
+      write_safetensors(out, adapters, adapter_file_metadata(a.config->lora));
+    });
   }
   write_checkpoint_file((tmp / "config.yaml").string(),
                         "# Resolved gptforge config of this checkpoint\n" + config_to_yaml(*a.config));

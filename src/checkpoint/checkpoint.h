@@ -19,6 +19,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,10 @@ std::string save_model(const std::string& out_dir, const ModelArtifact& artifact
                        const CheckpointExtension& extension = nullptr);
 // Writes `content` to `path` (inside a checkpoint being saved); CheckpointError when it fails.
 void write_checkpoint_file(const std::string& path, const std::string& content);
+// Writes `path` from `write`, which puts the file's bytes on the stream it is given, without
+// holding them in memory. A failed write (a full disk) is never seen by `write` (the stream drops
+// the rest) and becomes one CheckpointError once `write` returns.
+void write_checkpoint_stream(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 // A checkpoint directory, or a run directory (its `latest`). Throws CheckpointError otherwise.
 std::string resolve_checkpoint(const std::string& path);

@@ -1,7 +1,6 @@
 #include "train/checkpoint.h"
 
 #include <filesystem>
-#include <sstream>
 
 #include "util/errors.h"
 #include "util/files.h"
@@ -89,12 +88,10 @@ std::string save_checkpoint(const std::string& out_dir, const CheckpointContents
                             int64_t keep_last) {
   ModelArtifact artifact{c.model, c.config, c.tokenizer_model, c.state.step};
   return save_model(out_dir, artifact, is_best, keep_last, [&](const std::string& dir) {
-    // Serialised in memory, then written like every other file: LibTorch's file writer throws from a
-    // destructor when the disk fills up, which ends the process (std::terminate).
+    // Onto a stream that never fails LibTorch's writer (write_checkpoint_stream): its own file writer
+    // throws from a destructor when the disk fills up, which ends the process (std::terminate).
     if (c.optimizer) {
-      std::ostringstream bytes;
-      torch::save(*c.optimizer, bytes);
-      write_checkpoint_file(dir + "/optimizer.pt", bytes.str());
+      write_checkpoint_stream(dir + "/optimizer.pt", [&](std::ostream& out) { torch::save(*c.optimizer, out); });
     }
     write_checkpoint_file(dir + "/trainer_state.json", c.state.to_json().dump(2) + "\n");
   });

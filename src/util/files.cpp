@@ -10,7 +10,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "util/errors.h"
@@ -68,9 +67,31 @@ std::string read_file(const std::string& path) {
   if (fs::is_directory(path)) throw DataError(path + ": is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open (" + (fs::exists(path) ? "permission denied" : "no such file") + ")");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // Read straight into a string of the file's size: a stringstream would hold the bytes twice.
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  std::string bytes;
+  if (!ec) bytes.resize(static_cast<size_t>(size));
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (static_cast<size_t>(in.gcount()) != bytes.size()) throw DataError(path + ": read failed (the file shrank while being read?)");
+  // A file that grew since its size was taken (or one that reports no size) is read to its end.
+  char block[1 << 16];
+  while (in.read(block, sizeof block) || in.gcount() > 0) bytes.append(block, static_cast<size_t>(in.gcount()));
+  return bytes;
+}
+
+uint64_t fnv1a64_file(const std::string& path) {
+  refuse_special_file(path);
+  if (fs::is_directory(path)) throw DataError(path + ": is a directory, not a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(path + ": cannot open (" + (fs::exists(path) ? "permission denied" : "no such file") + ")");
+  std::vector<char> block(size_t(1) << 20);
+  uint64_t hash = kFnvOffset;
+  while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0) {
+    hash = fnv1a64(block.data(), static_cast<size_t>(in.gcount()), hash);
+  }
+  if (in.bad()) throw DataError(path + ": read failed");
+  return hash;
 }
 
 std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {

@@ -21,6 +21,9 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
 // not tampering). Pass the previous result as `hash` to continue over several buffers.
 constexpr uint64_t kFnvOffset = 14695981039346656037ull;
 uint64_t fnv1a64(const void* data, size_t size, uint64_t hash = kFnvOffset);
+// fnv1a64 of a whole file, read a block at a time (a checkpoint's files may be larger than the
+// memory left); throws DataError naming the file when it cannot be read.
+uint64_t fnv1a64_file(const std::string& path);
 
 // Number of CPU cores this process may use.
 int hardware_threads();

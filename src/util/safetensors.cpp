@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 
 #include "util/errors.h"
@@ -41,31 +42,38 @@ torch::ScalarType torch_dtype_from_safetensors(const std::string& name) {
   throw std::invalid_argument("unsupported safetensors dtype '" + name + "'");
 }
 
-std::string safetensors_bytes(const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
-                              const std::map<std::string, std::string>& metadata) {
+void write_safetensors(std::ostream& out, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::vector<torch::Tensor> data;
   uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {
-    torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
-    uint64_t nbytes = t.numel() * t.element_size();
-    header[name] = {{"dtype", safetensors_dtype(t.scalar_type())},
-                    {"shape", t.sizes().vec()},
+    const uint64_t nbytes = static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
+    header[name] = {{"dtype", safetensors_dtype(tensor.scalar_type())},
+                    {"shape", tensor.sizes().vec()},
                     {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
-    data.push_back(t);
   }
   std::string json = header.dump();
   // Pad the header with spaces so the data starts 8-byte aligned, as the reference writer does.
   json.append((8 - json.size() % 8) % 8, ' ');
-  std::string out(8, '\0');
-  uint64_t n = json.size();
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);  // little-endian
-  out += json;
-  out.reserve(out.size() + offset);
-  for (const auto& t : data) out.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
-  return out;
+  char length[8];
+  const uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((n >> (8 * i)) & 0xff);  // little-endian
+  out.write(length, 8);
+  out.write(json.data(), static_cast<std::streamsize>(json.size()));
+  // One tensor at a time: only one CPU copy (of a GPU or non-contiguous tensor) exists at once.
+  for (const auto& [name, tensor] : tensors) {
+    const torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
+    out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
+  }
+}
+
+std::string safetensors_bytes(const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  std::ostringstream out;
+  write_safetensors(out, tensors, metadata);
+  return out.str();
 }
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,

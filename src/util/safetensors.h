@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +24,10 @@ struct SafetensorsFile {
 std::string safetensors_dtype(torch::ScalarType t);
 torch::ScalarType torch_dtype_from_safetensors(const std::string& name);  // throws std::invalid_argument
 
-// Serialises tensors (moved to CPU, made contiguous) in the given order.
+// Serialises tensors (moved to CPU, made contiguous) in the given order onto `out`, a tensor at a
+// time; safetensors_bytes returns the same bytes as one string.
+void write_safetensors(std::ostream& out, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
 std::string safetensors_bytes(const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                               const std::map<std::string, std::string>& metadata = {});
 // Writes atomically (temporary file, fsync, rename).

@@ -351,4 +351,29 @@ TEST(Checkpoint, WeightsOfAnotherDtypeOrNotFiniteAreRefusedNamingTheTensor) {
   EXPECT_NE(error(torch::full({3, 4}, INFINITY)).find("non-finite"), std::string::npos);
 }
 
+TEST(Checkpoint, AFullDiskUnderAStreamedWriteIsOneErrorNamingTheFile) {
+  // LibTorch's serialiser writes 4 MB onto /dev/full (every write fails with ENOSPC). The stream
+  // never fails it (it would throw again from a destructor and end the process); the error comes
+  // once, after it, naming the file.
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no writable /dev/full";
+  torch::Tensor big = torch::ones({1024, 1024});
+  try {
+    write_checkpoint_stream("/dev/full", [&](std::ostream& out) { torch::save(big, out); });
+    ADD_FAILURE() << "writing to /dev/full succeeded";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/full: write failed (No space left on device; disk full?)"), std::string::npos)
+        << e.what();
+  }
+  // Written to a real file, the same stream holds exactly what LibTorch wrote.
+  TempDir dir;
+  const std::string path = dir.file("t.pt");
+  write_checkpoint_stream(path, [&](std::ostream& out) { torch::save(big, out); });
+  torch::Tensor back;
+  torch::load(back, path);
+  EXPECT_TRUE(torch::equal(back, big));
+  // A writer's own exception passes through unchanged.
+  EXPECT_THROW(write_checkpoint_stream(dir.file("x"), [](std::ostream&) { throw std::runtime_error("writer"); }),
+               std::runtime_error);
+}
+
 }  // namespace checkpoint_test

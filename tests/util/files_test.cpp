@@ -38,4 +38,27 @@ TEST(Files, SpecialFilesAreRefusedAsInputsNamingThem) {
   EXPECT_EQ(expand_inputs({dir.path()}), std::vector<std::string>{text});
 }
 
+TEST(Files, LargeFilesReadAndHashBlockByBlockAsOneBuffer) {
+  // Over three of fnv1a64_file's 1 MiB blocks, ending mid-block, with every byte value.
+  TempDir dir;
+  std::string content(3 * (size_t(1) << 20) + 17, '\0');
+  uint32_t x = 12345;
+  for (auto& c : content) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  const std::string path = dir.write("big.bin", content);
+  EXPECT_EQ(read_file(path), content);
+  EXPECT_EQ(fnv1a64_file(path), fnv1a64(content.data(), content.size()));
+  EXPECT_EQ(fnv1a64_file(dir.write("empty.bin", "")), kFnvOffset);
+  EXPECT_NE(fnv1a64_file(path), fnv1a64(content.data(), content.size() - 1));
+  try {
+    fnv1a64_file(dir.file("missing.bin"));
+    ADD_FAILURE() << "a missing file hashed";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.bin: cannot open (no such file)"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(fnv1a64_file("/dev/zero"), DataError);  // would never end
+}
+
 }  // namespace files_test
