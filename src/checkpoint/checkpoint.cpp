@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <ostream>
+#include <streambuf>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -217,9 +219,6 @@ void remove_leftovers(const fs::path& root) {
   }
 }
 
-}  // namespace
-
-namespace {
 // A stream buffer over a file that never fails its writer: after the first failed write (a full
 // disk) it keeps the error and drops the rest, and write_checkpoint_stream raises it once the writer
 // is done. LibTorch's serialiser, handed a failing stream, throws again from its destructor while the
@@ -304,8 +303,8 @@ std::string save_model(const std::string& out_dir, const ModelArtifact& a, bool 
   // staging swaps it out and removes it only once the new one stands.
   StagedOutput staged((root / name).string(), /*is_directory=*/true, /*force=*/true, "checkpoint directory");
   const fs::path tmp(staged.path());
-  // Every file goes through write_checkpoint_file, which reports a failed write (a full disk) as one
-  // error naming the file; the staging directory is then removed.
+  // Every file goes through write_checkpoint_stream (or write_checkpoint_file over it), which reports
+  // a failed write (a full disk) as one error naming the file; the staging directory is then removed.
   // Streamed to the files, tensor by tensor: a copy of the model in memory would add its size to
   // the training run's peak.
   write_checkpoint_stream((tmp / "model.safetensors").string(), [&](std::ostream& out) {
