@@ -29,6 +29,16 @@ void refuse_special_file(const std::string& path) {
                      : fs::is_socket(st) ? "a socket" : "a special file";
   throw DataError(path + ": is " + std::string(kind) + ", not a regular file (it could block or never end)");
 }
+
+// A regular file opened for binary reading; DataError naming it otherwise.
+std::ifstream open_for_reading(const std::string& path) {
+  refuse_special_file(path);
+  // A directory opens like a file on Linux and reads as nothing: it would pass as an empty file.
+  if (fs::is_directory(path)) throw DataError(path + ": is a directory, not a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(path + ": cannot open (" + (fs::exists(path) ? "permission denied" : "no such file") + ")");
+  return in;
+}
 }  // namespace
 
 void fsync_path(const std::string& path) {
@@ -62,11 +72,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 }
 
 std::string read_file(const std::string& path) {
-  refuse_special_file(path);
-  // A directory opens like a file on Linux and reads as nothing: it would pass as an empty file.
-  if (fs::is_directory(path)) throw DataError(path + ": is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path + ": cannot open (" + (fs::exists(path) ? "permission denied" : "no such file") + ")");
+  std::ifstream in = open_for_reading(path);
   // Read straight into a string of the file's size: a stringstream would hold the bytes twice.
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
@@ -81,10 +87,7 @@ std::string read_file(const std::string& path) {
 }
 
 uint64_t fnv1a64_file(const std::string& path) {
-  refuse_special_file(path);
-  if (fs::is_directory(path)) throw DataError(path + ": is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path + ": cannot open (" + (fs::exists(path) ? "permission denied" : "no such file") + ")");
+  std::ifstream in = open_for_reading(path);
   std::vector<char> block(size_t(1) << 20);
   uint64_t hash = kFnvOffset;
   while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0) {
