@@ -1,9 +1,10 @@
 // The model's matrix products on the CPU: LibTorch's mm (OpenBLAS here) against cpu_sgemm (oneDNN's
-// sgemm when the build has it), on the shapes of the nanoGPT config's step (768 rows, d_model 128,
-// MLP 512, vocabulary 65) and a 1024^3 product. Median of 7 timings of 100 calls each (5 for
-// 1024^3), after a warm-up, both in this process, alternating.
+// sgemm when the build has it), on the shapes of one model's step (by default the nanoGPT config's:
+// 768 rows, d_model 128, MLP 512, vocabulary 65; bench/run.py's medium is --rows 2048 --d-model 512
+// --vocab 4096) and a 1024^3 product. Median of 7 timings of 100 calls each (5 for 1024^3, 20 for
+// products over 1 GFLOP), after a warm-up, both in this process, alternating.
 //
-//   build/bench_gemm [--threads N]
+//   build/bench_gemm [--threads N] [--rows 768] [--d-model 128] [--vocab 65]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -19,6 +20,10 @@ int main(int argc, char** argv) {
   CLI::App app{"LibTorch mm against cpu_sgemm on the models' shapes", "bench_gemm"};
   int threads = 2;
   app.add_option("--threads", threads, "Intra-op threads")->capture_default_str();
+  int64_t rows = 768, d = 128, vocab = 65;
+  app.add_option("--rows", rows, "Tokens per step (batch x context)")->capture_default_str();
+  app.add_option("--d-model", d, "Model width (the MLP is 4x)")->capture_default_str();
+  app.add_option("--vocab", vocab, "Vocabulary (the LM head's outputs)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(threads);
   torch::NoGradGuard no_grad;
@@ -28,11 +33,15 @@ int main(int argc, char** argv) {
     int64_t m, n, k;
   };
   // y = x W^T (forward), dx = dy W, dW = dy^T x: (trans_a, trans_b) as the model's dense() runs them.
+  const int64_t h = 4 * d;
   const std::vector<Shape> shapes = {
-      {"fwd q/k/v/o", false, true, 768, 128, 128}, {"fwd mlp.fc", false, true, 768, 512, 128},
-      {"fwd mlp.proj", false, true, 768, 128, 512}, {"fwd lm head", false, true, 768, 65, 128},
-      {"dx mlp.fc", false, false, 768, 128, 512},   {"dW q/k/v/o", true, false, 128, 128, 768},
-      {"dW mlp.fc", true, false, 512, 128, 768},    {"1024^3", false, false, 1024, 1024, 1024}};
+      {"fwd q/k/v/o", false, true, rows, d, d},     {"fwd q,k,v as one", false, true, rows, 3 * d, d},
+      {"fwd mlp.fc", false, true, rows, h, d},      {"fwd mlp.proj", false, true, rows, d, h},
+      {"fwd lm head", false, true, rows, vocab, d}, {"dx q/k/v/o", false, false, rows, d, d},
+      {"dx q,k,v as one", false, false, rows, d, 3 * d}, {"dx mlp.fc", false, false, rows, d, h},
+      {"dx mlp.proj", false, false, rows, h, d},    {"dW q/k/v/o", true, false, d, d, rows},
+      {"dW q,k,v as one", true, false, 3 * d, d, rows}, {"dW mlp.fc", true, false, h, d, rows},
+      {"dW mlp.proj", true, false, d, h, rows},     {"1024^3", false, false, 1024, 1024, 1024}};
   std::printf("%s, %d threads\n| product | m x n x k | mm GFLOP/s | %s GFLOP/s | ratio |\n|---|---|---|---|---|\n",
               cpu_gemm_backend(), torch::get_num_threads(), cpu_gemm_backend());
   for (const auto& s : shapes) {
@@ -45,7 +54,8 @@ int main(int argc, char** argv) {
       cpu_sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data_ptr<float>(), a.size(1), b.data_ptr<float>(), b.size(1), 0.0f,
                 c.data_ptr<float>(), s.n);
     };
-    const int calls = s.m == 1024 ? 5 : 100;
+    const double product_flops = 2.0 * s.m * s.n * s.k;
+    const int calls = s.m == 1024 && s.n == 1024 ? 5 : product_flops > 1e9 ? 20 : 100;
     auto time = [&](auto f) {
       for (int i = 0; i < 5; ++i) f();
       std::vector<double> v;

@@ -1,18 +1,25 @@
 // Causal self-attention written out by hand for the CPU (fp32), forward and backward, for one
-// (batch row, kv head) group at a time: plain C++, no torch, so that the compiler vectorises it
-// (AVX2/FMA clones beside a portable one). fused_ops.h wraps it as an autograd function.
+// (batch row, kv head) group at a time; fused_ops.h wraps it as an autograd function and runs the
+// groups in parallel, one thread each.
 //
-// For query head h of the group, query i, keys j <= i (nothing right of the diagonal is computed):
+// For query head h of the group, query i, keys j <= i:
 //   s_ij = scale q_i . k_j          p_ij = softmax_j(s_ij)          o_i = sum_j p_ij v_j
 // backward, with dp_ij = do_i . v_j and D_i = sum_j p_ij dp_ij = do_i . o_i:
 //   ds_ij = p_ij (dp_ij - D_i)      dq_i = scale sum_j ds_ij k_j
 //   dk_j = scale sum_i ds_ij q_i    dv_j = sum_i p_ij do_i
-// The probabilities p are kept between the two ((B, H, T, T), row i filled up to column i), as the
-// LibTorch composition keeps its softmax output: the same memory, none of its other intermediates.
+// The products are matrix products on blocks of kAttentionBlock queries (cpu_sgemm on the calling
+// thread: oneDNN's sgemm runs single-threaded inside a parallel region): query block r reads keys
+// 0 .. its last query, so the blocks right of the diagonal are never computed. The softmax and ds are
+// plain loops the compiler vectorises (AVX2/FMA clones beside a portable one).
+// The probabilities p are kept between the two ((B, H, T, T), row i filled up to the end of its
+// block, zeros right of the diagonal), as the LibTorch composition keeps its softmax output.
 #pragma once
 #include <cstdint>
 
 namespace gptforge {
+
+// Queries per block of the products: T = 256 takes 4, and computes 10 of the 16 (64 x 64) blocks.
+constexpr int64_t kAttentionBlock = 64;
 
 // Element (b, h, t, 0) of a (B, heads, T, hd) tensor whose last dimension is contiguous; any other
 // strides (a (B, T, heads, hd) buffer read as (B, heads, T, hd) is the usual case).

@@ -1,14 +1,17 @@
 #include "model/fused_ops.h"
 
 #include <ATen/Parallel.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "model/attention_kernel.h"
 #include "model/gelu_kernel.h"
+#include "util/cpu_gemm.h"
 
 namespace gptforge {
 namespace {
@@ -16,9 +19,12 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-bool switched_on(const char* variable) {
+// GPTFORGE_<KERNEL>=1 turns a kernel on, =0 off; unset, it keeps its default.
+std::optional<bool> switch_setting(const char* variable) {
   const char* e = std::getenv(variable);
-  return e && std::strcmp(e, "1") == 0;
+  if (e && std::strcmp(e, "1") == 0) return true;
+  if (e && std::strcmp(e, "0") == 0) return false;
+  return std::nullopt;
 }
 
 bool fp32_cpu(const torch::Tensor& x) {
@@ -106,12 +112,18 @@ struct FusedGeluTanh : public torch::autograd::Function<FusedGeluTanh> {
 }  // namespace
 
 bool fused_attention_enabled() {
-  static const bool on = switched_on("GPTFORGE_FUSED_ATTN");
-  return on;
+  static const std::optional<bool> setting = switch_setting("GPTFORGE_FUSED_ATTN");
+  if (setting) return *setting;
+  // Its products are cpu_sgemm's: without oneDNN they are LibTorch mm calls, a tensor each.
+#if TORCH_VERSION_MAJOR < 2
+  return onednn_gemm_enabled();
+#else
+  return false;  // SDPA's CPU kernel (flash attention) is as fast
+#endif
 }
 
 bool fused_gelu_enabled() {
-  static const bool on = switched_on("GPTFORGE_FUSED_GELU");
+  static const bool on = switch_setting("GPTFORGE_FUSED_GELU").value_or(true);
   return on;
 }
 

@@ -1,14 +1,16 @@
 // Hand-written CPU kernels as autograd functions, for the small models where LibTorch's composition
 // of many small operations costs more than their arithmetic (issue 19): causal attention in one
-// pass over each (batch row, kv head) and tanh-GELU in one pass, forward and backward.
+// pass over each (batch row, kv head), its products on blocks of queries, and tanh-GELU in one pass,
+// forward and backward.
 //
 // Each takes fp32 CPU tensors only; everything else (CUDA, bf16, dropout on the attention
 // probabilities, cached decoding) keeps the LibTorch composition, which the tests compare them with.
 //
-// Off by default: measured on 2026-12-05 (bench_train, 2 threads, alternating runs; README,
-// Performance) they do not yet beat the composition: the attention kernel works one query row at a
-// time (about 8 GFLOP/s on one thread) where BLAS blocks. GPTFORGE_FUSED_ATTN=1 and
-// GPTFORGE_FUSED_GELU=1 turn them on in the model, to profile them where they run (issue 19).
+// Defaults, from bench_train (2 threads, alternating runs, 2026-12-06; README, Performance): the
+// GELU kernel is on; the attention kernel is on with LibTorch 1.x and oneDNN (against the blocked
+// composition: the nanoGPT config +30%, medium +8-14%), off with LibTorch 2.x, whose SDPA flash
+// kernel is as fast or faster (medium 2.14: 1,453-1,468 tokens/s against 1,481-1,497).
+// GPTFORGE_FUSED_ATTN=0|1 and GPTFORGE_FUSED_GELU=0|1 override them, to compare.
 #pragma once
 #include <torch/torch.h>
 
@@ -18,7 +20,7 @@ namespace gptforge {
 // one-block composition does; longer contexts keep the composition's query blocks (attention.h).
 constexpr int64_t kFusedAttentionMaxContext = 256;
 
-// Whether the model calls the kernels (GPTFORGE_FUSED_ATTN=1, GPTFORGE_FUSED_GELU=1; read once).
+// Whether the model calls the kernels (the defaults above; the variables are read once).
 bool fused_attention_enabled();
 bool fused_gelu_enabled();
 

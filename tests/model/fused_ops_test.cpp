@@ -1,10 +1,15 @@
 // The hand-written CPU kernels (fused_ops.h) against the LibTorch composition they replace: values
 // and gradients, on the shapes the models use and on awkward ones.
+#include "model/attention_kernel.h"
 #include "model/fused_ops.h"
 
 #include <gtest/gtest.h>
+#include <torch/version.h>
+
+#include <cstdlib>
 
 #include "model/attention.h"
+#include "util/cpu_gemm.h"
 #include "model_test_helpers.h"
 
 namespace fused_ops_test {
@@ -26,10 +31,10 @@ TEST(FusedAttention, MatchesTheCompositionInValuesAndGradients) {
   struct Case {
     int64_t heads, kv_heads, T, hd;
   };
-  // Head dims with their own instance (32, 64) and the general one (8, 24); T of one query, below,
-  // at and above a 16-key block, and the longest taken; MHA, GQA, MQA.
-  for (Case c : {Case{4, 4, 64, 32}, Case{4, 2, 13, 64}, Case{4, 1, 1, 8}, Case{2, 2, 100, 24}, Case{4, 4, 16, 32},
-                 Case{2, 1, kFusedAttentionMaxContext, 8}}) {
+  // Head dims 8, 24, 32, 64; T of one query, within one block of queries, exactly one, several
+  // with a partial last one, and the longest taken; MHA, GQA, MQA.
+  for (Case c : {Case{4, 4, kAttentionBlock, 32}, Case{4, 2, 13, 64}, Case{4, 1, 1, 8}, Case{2, 2, 100, 24},
+                 Case{4, 2, 2 * kAttentionBlock + 22, 64}, Case{2, 1, kFusedAttentionMaxContext, 8}}) {
     SCOPED_TRACE("heads=" + std::to_string(c.heads) + " kv=" + std::to_string(c.kv_heads) + " T=" +
                  std::to_string(c.T) + " hd=" + std::to_string(c.hd));
     auto q = heads_view(2, c.heads, c.T, c.hd);
@@ -96,6 +101,15 @@ TEST(FusedGelu, MatchesTorchGeluInValuesAndGradients) {
   EXPECT_LT(max_abs_diff(fused_grad, want_grad), 1e-4);
   EXPECT_TRUE(fused_gelu_supports(x));
   EXPECT_FALSE(fused_gelu_supports(x.to(torch::kDouble)));
+}
+
+TEST(FusedKernels, DefaultsAreTheDocumentedOnes) {
+  // fused_ops.h: GELU on; attention on with LibTorch 1.x when the products run on oneDNN, else off.
+  // The variables override them; this checks the defaults only where ctest leaves them unset.
+  if (std::getenv("GPTFORGE_FUSED_GELU") == nullptr) EXPECT_TRUE(fused_gelu_enabled());
+  if (std::getenv("GPTFORGE_FUSED_ATTN") == nullptr) {
+    EXPECT_EQ(fused_attention_enabled(), TORCH_VERSION_MAJOR < 2 && onednn_gemm_enabled());
+  }
 }
 
 }  // namespace fused_ops_test
