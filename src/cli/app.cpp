@@ -8,6 +8,7 @@
 
 #include "util/errors.h"
 #include "util/runtime.h"
+#include "util/stop_signals.h"
 
 namespace gptforge::cli {
 
@@ -81,6 +82,8 @@ bool is_allocation_failure(const c10::Error& e) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // First, before any thread starts, so that every thread inherits the mask (util/stop_signals.h).
+  start_signal_thread();
   CLI::App app{"gptforge: train, fine-tune, sample, inspect and export small GPT models", "gptforge"};
   app.set_version_flag("--version", std::string("gptforge ") + GPTFORGE_VERSION);
   app.require_subcommand(1);

@@ -2,11 +2,8 @@
 // compatible HTTP server with batched decoding and the web chat page (src/serve/). serve.* keys
 // configure it; --host, --port and --api-key are shorthands for serve.host, serve.port and
 // serve.api_key. Ctrl-C (SIGINT) or SIGTERM stops it.
-#include <pthread.h>
-#include <signal.h>
-
+#include <csignal>
 #include <cstdio>
-#include <thread>
 
 #include "cli/app.h"
 #include "cli/generate_options.h"
@@ -16,6 +13,7 @@
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/runtime.h"
+#include "util/stop_signals.h"
 
 namespace gptforge::cli {
 
@@ -44,13 +42,6 @@ void run_serve(const ServeArgs& args) {
   if (!args.host.empty()) common.overrides.push_back("serve.host=" + args.host);
   if (args.port >= 0) common.overrides.push_back("serve.port=" + std::to_string(args.port));
   if (!args.api_key.empty()) common.overrides.push_back("serve.api_key=" + args.api_key);
-  // SIGINT and SIGTERM go to one waiting thread (blocked here, before any thread starts, so that
-  // every thread inherits the mask), which stops the server cleanly.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an error return, not the end of the server
 
   Config cfg = load_command_config(common);
@@ -60,9 +51,8 @@ void run_serve(const ServeArgs& args) {
   HttpServer http(api, cfg.serve);
   const int port = http.bind(cfg.serve.host, static_cast<int>(cfg.serve.port));
 
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+  // SIGINT and SIGTERM (util/stop_signals.h's waiting thread) stop the server cleanly.
+  SignalScope stop_on_signal([&](int) {
     log_info("serve: stopping");
     http.stop();
   });
@@ -75,9 +65,6 @@ void run_serve(const ServeArgs& args) {
                (long long)cfg.serve.queue_size);
   std::fflush(stderr);
   http.listen();
-  // listen() also returns when the server fails; wake the waiter then.
-  pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
 }
 
 }  // namespace

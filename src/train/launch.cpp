@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +18,7 @@
 
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/stop_signals.h"
 
 extern char** environ;
 
@@ -96,13 +99,18 @@ int launch_local(const LaunchOptions& opts) {
   for (int r = 0; r < opts.nproc; ++r) envs.push_back(child_environment(r, opts.nproc, port));
   for (auto& e : envs) envps.push_back(c_strings(e));
 
-  // The launcher takes SIGINT, SIGTERM and SIGCHLD synchronously (sigtimedwait below).
+  // The launcher takes SIGCHLD synchronously (sigtimedwait below); SIGINT and SIGTERM reach it on
+  // util/stop_signals.h's waiting thread, which notes them and wakes the loop with a SIGCHLD.
   sigset_t watched, previous;
   sigemptyset(&watched);
-  sigaddset(&watched, SIGINT);
-  sigaddset(&watched, SIGTERM);
   sigaddset(&watched, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &watched, &previous);
+  pthread_sigmask(SIG_BLOCK, &watched, &previous);
+  std::atomic<int> stop_signal{0};
+  const pthread_t loop_thread = pthread_self();
+  SignalScope pass_on([&](int sig) {
+    stop_signal = sig;
+    pthread_kill(loop_thread, SIGCHLD);
+  });
 
   const pid_t launcher = ::getpid();
   std::map<pid_t, int> rank_of;  // live children
@@ -114,13 +122,15 @@ int launch_local(const LaunchOptions& opts) {
     if (pid < 0) {
       int err = errno;
       signal_all(SIGKILL);
-      sigprocmask(SIG_SETMASK, &previous, nullptr);
+      pthread_sigmask(SIG_SETMASK, &previous, nullptr);
       throw RunError(strprintf("launch: fork failed: %s", std::strerror(err)));
     }
     if (pid == 0) {
       ::setpgid(0, 0);
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != launcher) _exit(128 + SIGTERM);  // the launcher died already
+      // SIGINT and SIGTERM stay blocked through exec (gptforge's own waiting thread takes them
+      // there): unblocked here, one would run this process's handler in a child without its threads.
       sigprocmask(SIG_SETMASK, &previous, nullptr);
       ::execve("/proc/self/exe", argv.data(), envps[static_cast<size_t>(r)].data());
       const char msg[] = "gptforge: error: launch: cannot execute /proc/self/exe\n";
@@ -138,8 +148,8 @@ int launch_local(const LaunchOptions& opts) {
   while (!rank_of.empty()) {
     timespec wait_for{0, 200 * 1000 * 1000};
     siginfo_t info;
-    int sig = sigtimedwait(&watched, &info, &wait_for);
-    if (sig == SIGINT || sig == SIGTERM) {
+    sigtimedwait(&watched, &info, &wait_for);
+    if (int sig = stop_signal.exchange(0); sig != 0) {
       // Passed on once per signal: the ranks agree to checkpoint and stop (a second one stops them at once).
       log_info(strprintf("launch: passing %s on to %zu process(es)", strsignal(sig), rank_of.size()));
       signal_all(sig);
@@ -176,7 +186,7 @@ int launch_local(const LaunchOptions& opts) {
       kill_at = clock::now() + std::chrono::hours(1);
     }
   }
-  sigprocmask(SIG_SETMASK, &previous, nullptr);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return result;
 }
 

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "util/log.h"
 #include "util/progress.h"
 #include "util/runtime.h"
+#include "util/stop_signals.h"
 #include "util/thread_governor.h"
 #include "util/units.h"
 
@@ -31,32 +31,18 @@ namespace fs = std::filesystem;
 namespace gptforge {
 
 // ---- Signals: SIGINT/SIGTERM ask the loop to checkpoint and stop; a second one stops at once ----
-namespace {
-
-std::atomic<int> g_stop_signal{0};
-
-extern "C" void on_stop_signal(int sig) {
-  if (g_stop_signal.exchange(sig) != 0) _exit(128 + sig);
-}
-
-}  // namespace
-
+// They arrive on util/stop_signals.h's waiting thread, never inside a step's kernels.
 class StopSignals {
  public:
-  StopSignals() {
-    g_stop_signal = 0;
-    old_int_ = std::signal(SIGINT, on_stop_signal);
-    old_term_ = std::signal(SIGTERM, on_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, old_int_);
-    std::signal(SIGTERM, old_term_);
-  }
-  bool requested() const { return g_stop_signal.load() != 0; }
+  StopSignals()
+      : scope_([this](int sig) {
+          if (signal_.exchange(sig) != 0) _exit(128 + sig);
+        }) {}
+  bool requested() const { return signal_.load() != 0; }
 
  private:
-  void (*old_int_)(int);
-  void (*old_term_)(int);
+  std::atomic<int> signal_{0};
+  SignalScope scope_;  // after signal_, which its callback uses
 };
 
 namespace {

@@ -2,7 +2,8 @@
 # Bad inputs to `prepare` and `train` are refused before any work, with one line naming the file
 # or key: special files (a FIFO, a device) as corpus inputs, a directory given as the config or its base, duplicate keys
 # and a second YAML document, a file as train.out_dir, shards holding ids outside meta.json's vocabulary.
-# And a run stopped by SIGTERM reports the step it reached, not the total; then errors of the commands
+# And a run stopped by SIGTERM reports the step it reached, not the total, and takes the signal on
+# one thread only; then errors of the commands
 # that read or write files next to a checkpoint: a directory as --prompt-file or as a report file,
 # an output path under a file.
 set -euo pipefail
@@ -72,6 +73,17 @@ grep -qF "lower model.d_model, model.n_layer, model.block_size, model.vocab_size
   run.progress=plain run.log_level=info >term.out 2>term.err &
 pid=$!
 for _ in $(seq 1 1500); do [[ -e term/latest ]] && break; sleep 0.02; done
+# The signals reach one waiting thread only (src/util/stop_signals.h): a handler run inside oneDNN's
+# kernels corrupted the heap. Every other thread of the process, its compute threads included, blocks
+# SIGINT (bit 2) and SIGTERM (bit 15); the waiter's mask reads as unblocked while it waits.
+unblocked=0 threads=0
+for status in /proc/$pid/task/*/status; do
+  blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "$status" 2>/dev/null) || continue
+  [[ -n $blk ]] || continue
+  threads=$((threads + 1))
+  (( (0x$blk & 0x4002) == 0x4002 )) || unblocked=$((unblocked + 1))
+done
+(( threads >= 2 && unblocked <= 1 )) || fail "$unblocked of $threads threads take SIGINT/SIGTERM themselves"
 kill -TERM $pid
 wait $pid || fail "SIGTERM: exit $?"
 steps=$(sed -nE 's/^interrupted after ([0-9]+) steps.*/\1/p' term.out)
