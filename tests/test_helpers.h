@@ -5,10 +5,15 @@
 #pragma once
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+
+#include "util/stop_signals.h"
 
 namespace gptforge::testing {
 
@@ -38,5 +43,14 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Sends `sig` to this process, as Ctrl-C or `kill` would, and returns once util/stop_signals.h's
+// waiting thread has handed it on (to a trainer's stop flag): what happens next is then the same
+// every run.
+inline void send_stop_signal(int sig) {
+  const uint64_t before = signals_handled();
+  ::kill(::getpid(), sig);
+  while (signals_handled() == before) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
 
 }  // namespace gptforge::testing

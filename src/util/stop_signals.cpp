@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <csignal>
 #include <mutex>
 #include <thread>
@@ -16,7 +17,8 @@ std::mutex g_mu;                        // guards g_on_signal and g_scopes
 std::function<void(int)> g_on_signal;  // the innermost scope's
 int g_scopes = 0;
 pthread_t g_waiter;
-bool g_inherited_ignore[NSIG] = {};  // the disposition the process started with was SIG_IGN
+bool g_inherited_ignore[NSIG] = {};
+std::atomic<uint64_t> g_handled{0};  // the disposition the process started with was SIG_IGN
 
 sigset_t stop_set() {
   sigset_t set;
@@ -59,6 +61,7 @@ void wait_for_signals() {
     } else {
       default_action(sig);
     }
+    ++g_handled;
   }
 }
 
@@ -81,6 +84,8 @@ void start_signal_thread() {
     }
   });
 }
+
+uint64_t signals_handled() { return g_handled.load(); }
 
 SignalScope::SignalScope(std::function<void(int)> on_signal) {
   start_signal_thread();

@@ -9,6 +9,7 @@
 // So the signals are blocked in every thread before any other thread starts (threads inherit the
 // mask), and one waiting thread hands each to the scope that asked for it, or ends the process by
 // it as the default action would.
+#include <cstdint>
 #include <functional>
 
 namespace gptforge {
@@ -22,6 +23,11 @@ void start_signal_thread();
 // set flags or wake other threads). Without one, a signal ends the process as it would have ended
 // by default (an inherited "ignore" is kept). Scopes nest: the innermost one gets the signals.
 // Starts the waiting thread if nothing did (unit tests).
+// How many signals the waiting thread has handed on so far. A signal is asynchronous now (raise()
+// from a thread that blocks it stays pending there): a test that sends one to its own process waits
+// for this count to grow before it goes on.
+uint64_t signals_handled();
+
 class SignalScope {
  public:
   explicit SignalScope(std::function<void(int)> on_signal);

@@ -113,7 +113,7 @@ TEST(LoraTraining, InterruptAndResumeIsExact) {
   SyntheticData d2(4, 16, 16);
   // SIGINT during step 7's batch: the trainer finishes that step, checkpoints and returns.
   d2.on_next = [](int64_t row) {
-    if (row == 7 * 4) std::raise(SIGINT);
+    if (row == 7 * 4) gptforge::testing::send_stop_signal(SIGINT);
   };
   TrainSummary first = train_model(cfg2, d2, {});
   EXPECT_TRUE(first.interrupted);

@@ -106,7 +106,7 @@ TEST(Trainer, InterruptSavesCheckpointAndResumeIsExact) {
   SyntheticData d2(4, 16, 16);
   // SIGINT during step 13's batch: the trainer finishes that step, checkpoints and returns.
   d2.on_next = [](int64_t row) {
-    if (row == 13 * 4) std::raise(SIGINT);
+    if (row == 13 * 4) gptforge::testing::send_stop_signal(SIGINT);
   };
   TrainSummary first = train_model(cfg2, d2, {});
   EXPECT_TRUE(first.interrupted);
