@@ -17,8 +17,8 @@ std::mutex g_mu;                        // guards g_on_signal and g_scopes
 std::function<void(int)> g_on_signal;  // the innermost scope's
 int g_scopes = 0;
 pthread_t g_waiter;
-bool g_inherited_ignore[NSIG] = {};
-std::atomic<uint64_t> g_handled{0};  // the disposition the process started with was SIG_IGN
+bool g_inherited_ignore[NSIG] = {};  // the disposition the process started with was SIG_IGN
+std::atomic<uint64_t> g_handled{0};  // signals_handled()
 
 sigset_t stop_set() {
   sigset_t set;

@@ -19,15 +19,15 @@ namespace gptforge {
 // keeps the signals unblocked (for such a thread the signal goes on to the waiting thread).
 void start_signal_thread();
 
-// While one lives, each SIGINT/SIGTERM calls `on_signal` on the waiting thread (so it must only
-// set flags or wake other threads). Without one, a signal ends the process as it would have ended
-// by default (an inherited "ignore" is kept). Scopes nest: the innermost one gets the signals.
-// Starts the waiting thread if nothing did (unit tests).
 // How many signals the waiting thread has handed on so far. A signal is asynchronous now (raise()
 // from a thread that blocks it stays pending there): a test that sends one to its own process waits
 // for this count to grow before it goes on.
 uint64_t signals_handled();
 
+// While one lives, each SIGINT/SIGTERM calls `on_signal` on the waiting thread (so it must only
+// set flags or wake other threads). Without one, a signal ends the process as it would have ended
+// by default (an inherited "ignore" is kept). Scopes nest: the innermost one gets the signals.
+// Starts the waiting thread if nothing did (unit tests).
 class SignalScope {
  public:
   explicit SignalScope(std::function<void(int)> on_signal);
