@@ -4,12 +4,17 @@
 // --vocab 4096) and a 1024^3 product. Median of 7 timings of 100 calls each (5 for 1024^3, 20 for
 // products over 1 GFLOP), after a warm-up, both in this process, alternating.
 //
-//   build/bench_gemm [--threads N] [--rows 768] [--d-model 128] [--vocab 65]
+// --layouts adds, per product, cpu_sgemm's rate for each way of storing its operands (A as m x k or
+// k x m, B as k x n or n x k: the same product, what a transposed copy of an operand would buy) and
+// for computing C^T = op(B)^T op(A)^T instead (a transposed result).
+//
+//   build/bench_gemm [--threads N] [--rows 768] [--d-model 128] [--vocab 65] [--layouts]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "util/cpu_gemm.h"
@@ -24,6 +29,8 @@ int main(int argc, char** argv) {
   app.add_option("--rows", rows, "Tokens per step (batch x context)")->capture_default_str();
   app.add_option("--d-model", d, "Model width (the MLP is 4x)")->capture_default_str();
   app.add_option("--vocab", vocab, "Vocabulary (the LM head's outputs)")->capture_default_str();
+  bool layouts = false;
+  app.add_flag("--layouts", layouts, "Also time cpu_sgemm on every storage of the operands");
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(threads);
   torch::NoGradGuard no_grad;
@@ -44,6 +51,7 @@ int main(int argc, char** argv) {
       {"dW mlp.proj", true, false, d, h, rows},     {"1024^3", false, false, 1024, 1024, 1024}};
   std::printf("%s, %d threads\n| product | m x n x k | mm GFLOP/s | %s GFLOP/s | ratio |\n|---|---|---|---|---|\n",
               cpu_gemm_backend(), torch::get_num_threads(), cpu_gemm_backend());
+  std::vector<std::string> layout_rows;
   for (const auto& s : shapes) {
     auto a = s.ta ? torch::randn({s.k, s.m}) : torch::randn({s.m, s.k});
     auto b = s.tb ? torch::randn({s.n, s.k}) : torch::randn({s.k, s.n});
@@ -75,6 +83,33 @@ int main(int argc, char** argv) {
     const double flops = 2.0 * s.m * s.n * s.k;
     std::printf("| %s | %lld x %lld x %lld | %.0f | %.0f | %.2fx |\n", s.what, (long long)s.m, (long long)s.n,
                 (long long)s.k, flops / t_mm / 1e9, flops / t_gemm / 1e9, t_mm / t_gemm);
+    if (!layouts) continue;
+    // The same product on each storage: A stored (m, k) or (k, m), B (k, n) or (n, k); then C^T.
+    std::string row = std::string("| ") + s.what + " | " + (s.ta ? "T" : "N") + (s.tb ? "T" : "N");
+    for (int variant = 0; variant < 5; ++variant) {
+      const bool ta = variant & 1, tb = variant & 2, transposed_c = variant == 4;
+      auto sa = ta ? torch::randn({s.k, s.m}) : torch::randn({s.m, s.k});
+      auto sb = tb ? torch::randn({s.n, s.k}) : torch::randn({s.k, s.n});
+      auto ct = torch::empty({s.n, s.m});
+      auto run = [&] {
+        if (transposed_c) {  // C^T (n x m) = op(B)^T op(A)^T with the model's own storage
+          cpu_sgemm(!s.tb, !s.ta, s.n, s.m, s.k, 1.0f, b.data_ptr<float>(), b.size(1), a.data_ptr<float>(), a.size(1),
+                    0.0f, ct.data_ptr<float>(), s.m);
+        } else {
+          cpu_sgemm(ta, tb, s.m, s.n, s.k, 1.0f, sa.data_ptr<float>(), sa.size(1), sb.data_ptr<float>(), sb.size(1),
+                    0.0f, c.data_ptr<float>(), s.n);
+        }
+      };
+      time(run);
+      row += " | " + std::to_string(static_cast<int>(flops / time(run) / 1e9));
+    }
+    layout_rows.push_back(row + " |");
+  }
+  if (layouts) {
+    std::printf("\n%s GFLOP/s by storage of A and B (N: as op() reads it, T: transposed)\n"
+                "| product | model's | NN | TN | NT | TT | C^T |\n|---|---|---|---|---|---|---|\n",
+                cpu_gemm_backend());
+    for (const auto& r : layout_rows) std::printf("%s\n", r.c_str());
   }
   return 0;
 }

@@ -4,6 +4,9 @@
 #include <ATen/record_function.h>
 #include <torch/version.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "util/cpu_gemm.h"
@@ -20,6 +23,15 @@ bool cpu_autocast_enabled() {
 #else
   return at::autocast::is_cpu_enabled();
 #endif
+}
+
+// dense_transposes_weight's switch (linear.h): on unless GPTFORGE_DENSE_NN=0.
+std::atomic<bool>& weight_transpose_switch() {
+  static std::atomic<bool> on{[] {
+    const char* e = std::getenv("GPTFORGE_DENSE_NN");
+    return !(e && std::strcmp(e, "0") == 0);
+  }()};
+  return on;
 }
 
 bool strided_fp32_cpu(const torch::Tensor& t) {
@@ -41,8 +53,16 @@ torch::Tensor forward_products(AutogradContext* ctx, const torch::Tensor& x, con
   // (a size-1 dimension's stride does not count), which the product would then overwrite.
   torch::Tensor y = torch::empty(shape, x.options());
   if (bias.defined()) y.copy_(bias.expand(shape));
-  cpu_sgemm(false, true, rows, out, in, 1.0f, x2.data_ptr<float>(), in, w.data_ptr<float>(), in,
-            bias.defined() ? 1.0f : 0.0f, y.data_ptr<float>(), out);
+  const float beta = bias.defined() ? 1.0f : 0.0f;
+  if (dense_transposes_weight(rows, out, in)) {
+    // (in, out); no copy when the caller's weight is itself a transposed view.
+    torch::Tensor wt = weight.t().contiguous();
+    cpu_sgemm(false, false, rows, out, in, 1.0f, x2.data_ptr<float>(), in, wt.data_ptr<float>(), out, beta,
+              y.data_ptr<float>(), out);
+  } else {
+    cpu_sgemm(false, true, rows, out, in, 1.0f, x2.data_ptr<float>(), in, w.data_ptr<float>(), in, beta,
+              y.data_ptr<float>(), out);
+  }
   // x2 and w are what the backward multiplies, kept as data; the inputs they alias are saved too, so
   // that an in-place change of either before the backward is an error. A non-contiguous x was
   // copied into x2: then x itself is not kept (the backward never reads it).
@@ -99,6 +119,12 @@ struct CpuDenseBias : public torch::autograd::Function<CpuDenseBias> {
 };
 
 }  // namespace
+
+bool dense_transposes_weight(int64_t rows, int64_t out, int64_t in) {
+  return rows >= kMinRowsToTransposeWeight && out <= in && weight_transpose_switch().load(std::memory_order_relaxed);
+}
+
+bool set_dense_weight_transpose_enabled(bool on) { return weight_transpose_switch().exchange(on); }
 
 bool dense_uses_cpu_gemm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   return onednn_gemm_enabled() && strided_fp32_cpu(x) && strided_fp32_cpu(weight) && (!bias.defined() || strided_fp32_cpu(bias)) &&
