@@ -17,7 +17,9 @@ namespace linear_test {
 using namespace gptforge;
 using gptforge::testing::max_abs_diff;
 
-void expect_matches_torch_linear(const torch::Tensor& x_in, const torch::Tensor& w_in, const torch::Tensor& b_in) {
+// w_grad_tol: W's and b's gradients sum over every row of x, so their rounding grows with the rows.
+void expect_matches_torch_linear(const torch::Tensor& x_in, const torch::Tensor& w_in, const torch::Tensor& b_in,
+                                 double w_grad_tol = 1e-4) {
   auto x = x_in.detach().requires_grad_(true), w = w_in.detach().requires_grad_(true);
   auto rx = x_in.detach().clone().requires_grad_(true), rw = w_in.detach().clone().requires_grad_(true);
   torch::Tensor b, rb;
@@ -32,8 +34,8 @@ void expect_matches_torch_linear(const torch::Tensor& x_in, const torch::Tensor&
   (out * g).sum().backward();
   (ref * g).sum().backward();
   EXPECT_LT(max_abs_diff(x.grad(), rx.grad()), 1e-4);
-  EXPECT_LT(max_abs_diff(w.grad(), rw.grad()), 1e-4);
-  if (b.defined()) EXPECT_LT(max_abs_diff(b.grad(), rb.grad()), 1e-4);
+  EXPECT_LT(max_abs_diff(w.grad(), rw.grad()), w_grad_tol);
+  if (b.defined()) EXPECT_LT(max_abs_diff(b.grad(), rb.grad()), w_grad_tol);
 }
 
 TEST(Linear, MatchesTorchLinearInValuesAndGradients) {
@@ -68,10 +70,11 @@ TEST(Linear, TransposedWeightProductMatchesTorchLinear) {
     SCOPED_TRACE(on ? "transposed copy" : "NT product");
     const bool was = set_dense_weight_transpose_enabled(on);
     EXPECT_EQ(dense_transposes_weight(rows, 24, 40), on);
-    expect_matches_torch_linear(torch::randn({rows, 40}), narrow_w, b24);
-    expect_matches_torch_linear(torch::randn({4, rows / 4, 40}), square_w, {});
+    // Sums of ~1,000 products of unit-variance terms (about 30 in size): 1e-3 is float rounding.
+    expect_matches_torch_linear(torch::randn({rows, 40}), narrow_w, b24, 1e-3);
+    expect_matches_torch_linear(torch::randn({4, rows / 4, 40}), square_w, {}, 1e-3);
     // A transposed (non-contiguous) weight, as LoRA's merged views or a tied head could give.
-    expect_matches_torch_linear(torch::randn({rows + 3, 40}), torch::randn({40, 24}).t(), b24);
+    expect_matches_torch_linear(torch::randn({rows + 3, 40}), torch::randn({40, 24}).t(), b24, 1e-3);
     set_dense_weight_transpose_enabled(was);
   }
   // Both ways agree with each other on a model-sized product.
