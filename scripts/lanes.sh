@@ -236,9 +236,10 @@ prepare_chroots() {
   return $rc
 }
 
-# The benchmark table (bench/run.py) on LibTorch 2.14: gptforge built in the sid chroot at -O2, as the
-# host's Release build (the lanes' -O1 builds time nothing), against sid's python3-torch 2.14, eager
-# and under torch.compile (inductor compiles C++ kernels with the chroot's g++ and Python headers).
+# The benchmark table (bench/run.py) on LibTorch 2.14: gptforge built in the sid chroot at -O3 (CMake's
+# Release), as the host's Release build (the lanes' -O1 builds time nothing), against sid's
+# python3-torch 2.14, eager and under torch.compile (inductor compiles C++ kernels with the chroot's g++
+# and Python headers).
 bench_sid() {
   local dir=$cache/sid
   ensure_chroot sid sid main "${sid_packages[@]}" || return 1
