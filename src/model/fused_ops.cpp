@@ -4,28 +4,19 @@
 #include <torch/version.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <vector>
 
 #include "model/attention_kernel.h"
 #include "model/gelu_kernel.h"
 #include "util/cpu_gemm.h"
+#include "util/env_switch.h"
 
 namespace gptforge {
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
-
-// GPTFORGE_<KERNEL>=1 turns a kernel on, =0 off; unset, it keeps its default.
-std::optional<bool> switch_setting(const char* variable) {
-  const char* e = std::getenv(variable);
-  if (e && std::strcmp(e, "1") == 0) return true;
-  if (e && std::strcmp(e, "0") == 0) return false;
-  return std::nullopt;
-}
 
 bool fp32_cpu(const torch::Tensor& x) {
   return x.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.layout() == torch::kStrided;
@@ -112,7 +103,7 @@ struct FusedGeluTanh : public torch::autograd::Function<FusedGeluTanh> {
 }  // namespace
 
 bool fused_attention_enabled() {
-  static const std::optional<bool> setting = switch_setting("GPTFORGE_FUSED_ATTN");
+  static const std::optional<bool> setting = env_switch("GPTFORGE_FUSED_ATTN");
   if (setting) return *setting;
   // Its products are cpu_sgemm's: without oneDNN they are LibTorch mm calls, a tensor each.
 #if TORCH_VERSION_MAJOR < 2
@@ -123,7 +114,7 @@ bool fused_attention_enabled() {
 }
 
 bool fused_gelu_enabled() {
-  static const bool on = switch_setting("GPTFORGE_FUSED_GELU").value_or(true);
+  static const bool on = env_switch("GPTFORGE_FUSED_GELU").value_or(true);
   return on;
 }
 

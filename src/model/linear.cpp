@@ -5,11 +5,10 @@
 #include <torch/version.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include "util/cpu_gemm.h"
+#include "util/env_switch.h"
 
 namespace gptforge {
 namespace {
@@ -27,10 +26,7 @@ bool cpu_autocast_enabled() {
 
 // dense_transposes_weight's switch (linear.h): on unless GPTFORGE_DENSE_NN=0.
 std::atomic<bool>& weight_transpose_switch() {
-  static std::atomic<bool> on{[] {
-    const char* e = std::getenv("GPTFORGE_DENSE_NN");
-    return !(e && std::strcmp(e, "0") == 0);
-  }()};
+  static std::atomic<bool> on{env_switch("GPTFORGE_DENSE_NN").value_or(true)};
   return on;
 }
 

@@ -3,10 +3,9 @@
 #include <torch/torch.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
+#include "util/env_switch.h"
 #include "util/errors.h"
 
 #ifdef GPTFORGE_WITH_ONEDNN
@@ -18,10 +17,7 @@ namespace gptforge {
 namespace {
 #ifdef GPTFORGE_WITH_ONEDNN
 std::atomic<bool>& onednn_switch() {
-  static std::atomic<bool> on{[] {
-    const char* e = std::getenv("GPTFORGE_ONEDNN");
-    return !(e && std::strcmp(e, "0") == 0);
-  }()};
+  static std::atomic<bool> on{env_switch("GPTFORGE_ONEDNN").value_or(true)};
   return on;
 }
 #endif
