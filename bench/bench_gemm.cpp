@@ -8,7 +8,11 @@
 // k x m, B as k x n or n x k: the same product, what a transposed copy of an operand would buy) and
 // for computing C^T = op(B)^T op(A)^T instead (a transposed result).
 //
-//   build/bench_gemm [--threads N] [--rows 768] [--d-model 128] [--vocab 65] [--layouts]
+// --matmul adds, per product, oneDNN's matmul primitive (util/cpu_matmul.h) against cpu_sgemm on the
+// model's storage, and for the forward products both with a bias (sgemm after broadcasting it into
+// C, as dense() does on that path; the primitive adds it inside the product).
+//
+//   build/bench_gemm [--threads N] [--rows 768] [--d-model 128] [--vocab 65] [--layouts] [--matmul]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "util/cpu_gemm.h"
+#include "util/cpu_matmul.h"
 
 using namespace gptforge;
 
@@ -31,6 +36,8 @@ int main(int argc, char** argv) {
   app.add_option("--vocab", vocab, "Vocabulary (the LM head's outputs)")->capture_default_str();
   bool layouts = false;
   app.add_flag("--layouts", layouts, "Also time cpu_sgemm on every storage of the operands");
+  bool matmul = false;
+  app.add_flag("--matmul", matmul, "Also time oneDNN's matmul primitive (cpu_matmul), with and without a bias");
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(threads);
   torch::NoGradGuard no_grad;
@@ -51,7 +58,7 @@ int main(int argc, char** argv) {
       {"dW mlp.proj", true, false, d, h, rows},     {"1024^3", false, false, 1024, 1024, 1024}};
   std::printf("%s, %d threads\n| product | m x n x k | mm GFLOP/s | %s GFLOP/s | ratio |\n|---|---|---|---|---|\n",
               cpu_gemm_backend(), torch::get_num_threads(), cpu_gemm_backend());
-  std::vector<std::string> layout_rows;
+  std::vector<std::string> layout_rows, matmul_rows;
   for (const auto& s : shapes) {
     auto a = s.ta ? torch::randn({s.k, s.m}) : torch::randn({s.m, s.k});
     auto b = s.tb ? torch::randn({s.n, s.k}) : torch::randn({s.k, s.n});
@@ -83,6 +90,37 @@ int main(int argc, char** argv) {
     const double flops = 2.0 * s.m * s.n * s.k;
     std::printf("| %s | %lld x %lld x %lld | %.0f | %.0f | %.2fx |\n", s.what, (long long)s.m, (long long)s.n,
                 (long long)s.k, flops / t_mm / 1e9, flops / t_gemm / 1e9, t_mm / t_gemm);
+    if (matmul) {
+      auto primitive = [&] {
+        cpu_matmul(s.ta, s.tb, s.m, s.n, s.k, a.data_ptr<float>(), a.size(1), b.data_ptr<float>(), b.size(1), nullptr,
+                   c.data_ptr<float>(), s.n);
+      };
+      time(primitive);  // the first calls generate the primitive
+      const double t_primitive = time(primitive);
+      std::string row = std::string("| ") + s.what + " | " + std::to_string(static_cast<int>(flops / t_gemm / 1e9)) +
+                        " | " + std::to_string(static_cast<int>(flops / t_primitive / 1e9));
+      if (std::string(s.what).rfind("fwd", 0) == 0) {  // y = x W^T + b
+        auto bias = torch::randn({s.n});
+        auto broadcast_then_gemm = [&] {
+          c.copy_(bias.expand({s.m, s.n}));
+          cpu_sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data_ptr<float>(), a.size(1), b.data_ptr<float>(), b.size(1),
+                    1.0f, c.data_ptr<float>(), s.n);
+        };
+        auto primitive_bias = [&] {
+          cpu_matmul(s.ta, s.tb, s.m, s.n, s.k, a.data_ptr<float>(), a.size(1), b.data_ptr<float>(), b.size(1),
+                     bias.data_ptr<float>(), c.data_ptr<float>(), s.n);
+        };
+        time(broadcast_then_gemm);
+        const double t_bg = time(broadcast_then_gemm);
+        time(primitive_bias);
+        const double t_pb = time(primitive_bias);
+        row += " | " + std::to_string(static_cast<int>(flops / t_bg / 1e9)) + " | " +
+               std::to_string(static_cast<int>(flops / t_pb / 1e9));
+      } else {
+        row += " | - | -";
+      }
+      matmul_rows.push_back(row + " |");
+    }
     if (!layouts) continue;
     // The same product on each storage: A stored (m, k) or (k, m), B (k, n) or (n, k); then C^T.
     std::string row = std::string("| ") + s.what + " | " + (s.ta ? "T" : "N") + (s.tb ? "T" : "N");
@@ -110,6 +148,12 @@ int main(int argc, char** argv) {
                 "| product | model's | NN | TN | NT | TT | C^T |\n|---|---|---|---|---|---|---|\n",
                 cpu_gemm_backend());
     for (const auto& r : layout_rows) std::printf("%s\n", r.c_str());
+  }
+  if (matmul) {
+    std::printf("\nGFLOP/s on the model's storage: %s against oneDNN's matmul primitive, and with a bias\n"
+                "| product | sgemm | matmul | sgemm + bias broadcast | matmul + bias |\n|---|---|---|---|---|\n",
+                cpu_gemm_backend());
+    for (const auto& r : matmul_rows) std::printf("%s\n", r.c_str());
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "util/cpu_gemm.h"
+#include "util/cpu_matmul.h"
 #include "util/env_switch.h"
 
 namespace gptforge {
@@ -24,9 +25,9 @@ bool cpu_autocast_enabled() {
 #endif
 }
 
-// dense_transposes_weight's switch (linear.h): on unless GPTFORGE_DENSE_NN=0.
-std::atomic<bool>& weight_transpose_switch() {
-  static std::atomic<bool> on{env_switch("GPTFORGE_DENSE_NN").value_or(true)};
+// dense_forward_uses_matmul's switch (linear.h): on unless GPTFORGE_DENSE_MATMUL=0.
+std::atomic<bool>& forward_matmul_switch() {
+  static std::atomic<bool> on{env_switch("GPTFORGE_DENSE_MATMUL").value_or(true)};
   return on;
 }
 
@@ -45,19 +46,17 @@ torch::Tensor forward_products(AutogradContext* ctx, const torch::Tensor& x, con
   // modified in place (the MLP's relu_ does).
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = out;
-  // A fresh buffer even with a bias: expand(shape).contiguous() of a single row is the bias itself
-  // (a size-1 dimension's stride does not count), which the product would then overwrite.
   torch::Tensor y = torch::empty(shape, x.options());
-  if (bias.defined()) y.copy_(bias.expand(shape));
-  const float beta = bias.defined() ? 1.0f : 0.0f;
-  if (dense_transposes_weight(rows, out, in)) {
-    // (in, out); no copy when the caller's weight is itself a transposed view.
-    torch::Tensor wt = weight.t().contiguous();
-    cpu_sgemm(false, false, rows, out, in, 1.0f, x2.data_ptr<float>(), in, wt.data_ptr<float>(), out, beta,
-              y.data_ptr<float>(), out);
+  if (dense_forward_uses_matmul(rows, out, in)) {
+    const torch::Tensor b = bias.defined() ? bias.contiguous() : bias;
+    cpu_matmul(false, true, rows, out, in, x2.data_ptr<float>(), in, w.data_ptr<float>(), in,
+               b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>(), out);
   } else {
-    cpu_sgemm(false, true, rows, out, in, 1.0f, x2.data_ptr<float>(), in, w.data_ptr<float>(), in, beta,
-              y.data_ptr<float>(), out);
+    // y is a fresh buffer even with a bias: expand(shape).contiguous() of a single row is the bias
+    // itself (a size-1 dimension's stride does not count), which the product would then overwrite.
+    if (bias.defined()) y.copy_(bias.expand(shape));
+    cpu_sgemm(false, true, rows, out, in, 1.0f, x2.data_ptr<float>(), in, w.data_ptr<float>(), in,
+              bias.defined() ? 1.0f : 0.0f, y.data_ptr<float>(), out);
   }
   // x2 and w are what the backward multiplies, kept as data; the inputs they alias are saved too, so
   // that an in-place change of either before the backward is an error. A non-contiguous x was
@@ -116,11 +115,11 @@ struct CpuDenseBias : public torch::autograd::Function<CpuDenseBias> {
 
 }  // namespace
 
-bool dense_transposes_weight(int64_t rows, int64_t out, int64_t in) {
-  return rows >= kMinRowsToTransposeWeight && out <= in && weight_transpose_switch().load(std::memory_order_relaxed);
+bool dense_forward_uses_matmul(int64_t rows, int64_t out, int64_t in) {
+  return rows >= kMinRowsForMatmul && out <= in && forward_matmul_switch().load(std::memory_order_relaxed);
 }
 
-bool set_dense_weight_transpose_enabled(bool on) { return weight_transpose_switch().exchange(on); }
+bool set_dense_forward_matmul_enabled(bool on) { return forward_matmul_switch().exchange(on); }
 
 bool dense_uses_cpu_gemm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   return onednn_gemm_enabled() && strided_fp32_cpu(x) && strided_fp32_cpu(weight) && (!bias.defined() || strided_fp32_cpu(bias)) &&

@@ -7,14 +7,17 @@
 // (other devices and dtypes, CPU autocast, a build without oneDNN, GPTFORGE_ONEDNN=0) is
 // torch::linear. The results equal torch::linear's up to the order of float sums.
 //
-// The forward product x W^T runs as x times a transposed copy of W (both operands as stored: "NN")
-// when W has no more rows than columns (out <= in: the attention projections, mlp.proj) and x has
-// at least kMinRowsToTransposeWeight rows, and reads W transposed ("NT") otherwise. oneDNN's sgemm,
-// 2.6 and 3.12 alike (bench_gemm --layouts --rows 2048), runs the NT product of those shapes
-// 1.1-1.5x slower than the NN one (225-356 against 330-401 GFLOP/s at d_model 128-512), and about
-// as fast for wide outputs (mlp.fc, the LM head). The copy costs a pass over W (about 0.5 ns per
-// element on 2 threads): under a thousand rows, as in decoding or the nanoGPT config's 768, it would
-// take most of what it saves. GPTFORGE_DENSE_NN=0 keeps the NT product, to compare.
+// The forward product of an input of at least kMinRowsForMatmul rows through a weight with no more
+// rows than columns (out <= in: the attention projections, mlp.proj) runs on oneDNN's matmul
+// primitive (util/cpu_matmul.h), which reads W as stored and adds the bias inside the product;
+// everything else on sgemm, after broadcasting the bias into the output. Measured (2026-12-07,
+// bench_gemm --matmul --rows 2048, oneDNN 2.6.3 and 3.12.1): sgemm reads a transposed W of those
+// shapes slowly (NT 230-310 GFLOP/s against 310-360 for a transposed copy of W, the previous way),
+// the primitive runs them at 320-375 with no copy; for wide outputs (mlp.fc, the LM head) sgemm is
+// the faster. In a medium model's step (bench_train --profile) the forward's share of op time fell
+// from ~31% to ~28%. Under 1,024 rows (decoding, the nanoGPT config's 768) the primitive is no
+// faster, and each prompt length would generate one of its own. GPTFORGE_DENSE_MATMUL=0 keeps
+// every product on sgemm, to compare.
 #pragma once
 #include <torch/torch.h>
 
@@ -22,13 +25,13 @@ namespace gptforge {
 
 torch::Tensor dense(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {});
 
-// Whether the oneDNN path's forward of x with `rows` rows multiplies by a transposed copy of an
-// (out, in) weight.
-constexpr int64_t kMinRowsToTransposeWeight = 1024;
-bool dense_transposes_weight(int64_t rows, int64_t out, int64_t in);
-// Turns that copy on or off for the whole process (GPTFORGE_DENSE_NN sets the start; tests compare
+// Whether the oneDNN path's forward of x with `rows` rows through an (out, in) weight runs on the
+// matmul primitive.
+constexpr int64_t kMinRowsForMatmul = 1024;
+bool dense_forward_uses_matmul(int64_t rows, int64_t out, int64_t in);
+// Turns that on or off for the whole process (GPTFORGE_DENSE_MATMUL sets the start; tests compare
 // both ways in one process); returns the previous setting.
-bool set_dense_weight_transpose_enabled(bool on);
+bool set_dense_forward_matmul_enabled(bool on);
 
 // Whether dense(x, weight, bias) takes the oneDNN path (for tests and logs).
 bool dense_uses_cpu_gemm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {});

@@ -55,36 +55,36 @@ TEST(Linear, MatchesTorchLinearInValuesAndGradients) {
   expect_matches_torch_linear(torch::randn({3, 9, in}).narrow(1, 4, 1), w, b);
 }
 
-// Inputs of kMinRowsToTransposeWeight rows and more multiply by a transposed copy of a weight with no
-// more rows than columns: the same values and gradients as torch::linear either way, and the same as
-// the NT product up to the order of float sums.
-TEST(Linear, TransposedWeightProductMatchesTorchLinear) {
+// Inputs of kMinRowsForMatmul rows and more through a weight with no more rows than columns take
+// oneDNN's matmul primitive forward (bias inside the product): the same values and gradients as
+// torch::linear either way, and the same as the sgemm path up to the order of float sums.
+TEST(Linear, MatmulPrimitiveForwardMatchesTorchLinear) {
   torch::manual_seed(5);
-  const int64_t rows = kMinRowsToTransposeWeight;
-  EXPECT_TRUE(!onednn_gemm_enabled() || dense_transposes_weight(rows, 40, 40) ||
-              std::getenv("GPTFORGE_DENSE_NN") != nullptr);
-  EXPECT_FALSE(dense_transposes_weight(rows - 1, 40, 40));
-  EXPECT_FALSE(dense_transposes_weight(rows, 41, 40));
+  const int64_t rows = kMinRowsForMatmul;
+  EXPECT_TRUE(!onednn_gemm_enabled() || dense_forward_uses_matmul(rows, 40, 40) ||
+              std::getenv("GPTFORGE_DENSE_MATMUL") != nullptr);
+  EXPECT_FALSE(dense_forward_uses_matmul(rows - 1, 40, 40));
+  EXPECT_FALSE(dense_forward_uses_matmul(rows, 41, 40));
   auto narrow_w = torch::randn({24, 40}), square_w = torch::randn({40, 40}), b24 = torch::randn({24});
   for (bool on : {true, false}) {
-    SCOPED_TRACE(on ? "transposed copy" : "NT product");
-    const bool was = set_dense_weight_transpose_enabled(on);
-    EXPECT_EQ(dense_transposes_weight(rows, 24, 40), on);
+    SCOPED_TRACE(on ? "matmul primitive" : "sgemm");
+    const bool was = set_dense_forward_matmul_enabled(on);
+    EXPECT_EQ(dense_forward_uses_matmul(rows, 24, 40), on);
     // Sums of ~1,000 products of unit-variance terms (about 30 in size): 1e-3 is float rounding.
     expect_matches_torch_linear(torch::randn({rows, 40}), narrow_w, b24, 1e-3);
     expect_matches_torch_linear(torch::randn({4, rows / 4, 40}), square_w, {}, 1e-3);
     // A transposed (non-contiguous) weight, as LoRA's merged views or a tied head could give.
     expect_matches_torch_linear(torch::randn({rows + 3, 40}), torch::randn({40, 24}).t(), b24, 1e-3);
-    set_dense_weight_transpose_enabled(was);
+    set_dense_forward_matmul_enabled(was);
   }
-  // Both ways agree with each other on a model-sized product.
-  auto x = torch::randn({2048, 128}), w = torch::randn({128, 128});
-  const bool was = set_dense_weight_transpose_enabled(true);
-  auto nn = dense(x, w);
-  set_dense_weight_transpose_enabled(false);
-  auto nt = dense(x, w);
-  set_dense_weight_transpose_enabled(was);
-  EXPECT_LT(max_abs_diff(nn, nt), 1e-4);
+  // Both ways agree with each other on a model-sized product with a bias.
+  auto x = torch::randn({2048, 128}), w = torch::randn({128, 128}), b = torch::randn({128});
+  const bool was = set_dense_forward_matmul_enabled(true);
+  auto primitive = dense(x, w, b);
+  set_dense_forward_matmul_enabled(false);
+  auto sgemm = dense(x, w, b);
+  set_dense_forward_matmul_enabled(was);
+  EXPECT_LT(max_abs_diff(primitive, sgemm), 1e-4);
 }
 
 TEST(Linear, TakesTheCpuGemmPathWhereItShould) {
