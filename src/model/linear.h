@@ -11,13 +11,13 @@
 // rows than columns (out <= in: the attention projections, mlp.proj) runs on oneDNN's matmul
 // primitive (util/cpu_matmul.h), which reads W as stored and adds the bias inside the product;
 // everything else on sgemm, after broadcasting the bias into the output. Measured (2026-12-07,
-// bench_gemm --matmul --rows 2048, oneDNN 2.6.3 and 3.12.1): sgemm reads a transposed W of those
-// shapes slowly (NT 230-310 GFLOP/s against 310-360 for a transposed copy of W, the previous way),
-// the primitive runs them at 320-375 with no copy; for wide outputs (mlp.fc, the LM head) sgemm is
-// the faster. In a medium model's step (bench_train --profile) the forward's share of op time fell
-// from ~31% to ~28%. Under 1,024 rows (decoding, the nanoGPT config's 768) the primitive is no
-// faster, and each prompt length would generate one of its own. GPTFORGE_DENSE_MATMUL=0 keeps
-// every product on sgemm, to compare.
+// bench_gemm --matmul --rows 2048 --d-model 512, oneDNN 2.6.3 and 3.12.1): medium's q/k/v/o and
+// mlp.proj forward with their bias ran at 276-327 GFLOP/s on sgemm (which reads a transposed W of
+// those shapes slowly) and at 366-393 on the primitive; for wide outputs (mlp.fc, the LM head) sgemm
+// is the faster (373-397 against 337-372). In a medium model's step (bench_train --profile) the
+// forward's share of op time fell from ~31% to ~28%. Under 1,024 rows (decoding, the nanoGPT
+// config's 768) the primitive is no faster, and each prompt length would generate one of its own.
+// GPTFORGE_DENSE_MATMUL=0 keeps every product on sgemm, to compare.
 #pragma once
 #include <torch/torch.h>
 
