@@ -3,6 +3,7 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -13,8 +14,10 @@
 #include "model/batched_matmul.h"
 #include "model/fused_ops.h"
 #include "model/kv_cache.h"
+#include "model/linear.h"
 #include "model/rope.h"
 #include "model/slot_kv_cache.h"
+#include "util/env_switch.h"
 
 namespace gptforge {
 namespace {
@@ -120,6 +123,16 @@ const char* attention_kernel_name() {
 }
 #endif
 
+namespace {
+std::atomic<bool>& fused_qkv_switch() {
+  static std::atomic<bool> on{env_switch("GPTFORGE_FUSED_QKV").value_or(true)};
+  return on;
+}
+}  // namespace
+
+bool fused_qkv_enabled() { return fused_qkv_switch().load(std::memory_order_relaxed); }
+bool set_fused_qkv_enabled(bool on) { return fused_qkv_switch().exchange(on); }
+
 torch::Tensor masked_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& key_mask) {
   const int64_t B = q.size(0), H = q.size(1), Hkv = k.size(1), S = k.size(2), G = H / Hkv;
@@ -172,12 +185,26 @@ void AttentionImpl::add_lora(const LoraConfig& cfg) {
   if (lora_targets(cfg, "o")) o_lora = register_module("o_proj_lora", LoRA(o_proj, cfg));
 }
 
+bool AttentionImpl::projects_qkv_at_once(const torch::Tensor& x) const {
+  return fused_qkv_enabled() && !q_lora && !k_lora && !v_lora && x.numel() / x.size(-1) >= x.size(-1);
+}
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in, torch::Tensor* probs) {
   const int64_t B = x.size(0), T = x.size(1);
-  // (B, T, C) -> (B, heads, T, hd)
-  auto q = adapted(q_proj, q_lora, x).view({B, T, n_head_, head_dim_}).transpose(1, 2);
-  auto k = adapted(k_proj, k_lora, x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
-  auto v = adapted(v_proj, v_lora, x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
+  torch::Tensor q, k, v;  // (B, T, heads * hd)
+  if (projects_qkv_at_once(x)) {
+    const bool bias = q_proj->options.bias();
+    auto w = torch::cat({q_proj->weight, k_proj->weight, v_proj->weight});
+    auto b = bias ? torch::cat({q_proj->bias, k_proj->bias, v_proj->bias}) : torch::Tensor();
+    auto qkv = dense(x, w, b).split_with_sizes({n_head_ * head_dim_, n_kv_head_ * head_dim_, n_kv_head_ * head_dim_}, -1);
+    q = qkv[0], k = qkv[1], v = qkv[2];
+  } else {
+    q = adapted(q_proj, q_lora, x), k = adapted(k_proj, k_lora, x), v = adapted(v_proj, v_lora, x);
+  }
+  // (B, T, heads * hd) -> (B, heads, T, hd): views, also of the one product's columns.
+  q = q.view({B, T, n_head_, head_dim_}).transpose(1, 2);
+  k = k.view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
+  v = v.view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
   if (in.rope_cos.defined()) {
     q = apply_rope(q, in.rope_cos, in.rope_sin);
     k = apply_rope(k, in.rope_cos, in.rope_sin);

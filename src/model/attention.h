@@ -66,12 +66,26 @@ torch::Tensor attention_reference(const torch::Tensor& q, const torch::Tensor& k
 // Name of the kernel causal_attention uses in this build, for logs.
 const char* attention_kernel_name();
 
+// --- q, k and v as one product ------------------------------------------------------------------
+// Without LoRA on q, k or v, a pass of at least as many rows as the model is wide computes q, k and
+// v with one product through the three weights side by side (torch::cat: a copy of 3 C^2 floats per
+// pass) instead of three, as nanoGPT's c_attn does, keeping the three parameters (checkpoints,
+// export and LoRA see q_proj, k_proj, v_proj). Why: one product instead of three forward and two
+// instead of six backward, and no autograd sum of x's three gradients: at the nanoGPT config's size
+// the step is more calls than arithmetic. Under C rows (decoding) the weights' copy would cost more
+// than it saves. GPTFORGE_FUSED_QKV=0 turns it off, to compare.
+bool fused_qkv_enabled();
+// For tests: turns it on or off for the whole process; returns the previous setting.
+bool set_fused_qkv_enabled(bool on);
+
 // --- The module ---------------------------------------------------------------------------------
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& cfg, int64_t layer);
   // x: (B, T, C) -> (B, T, C). With `probs`, uses the explicit kernel and stores the probabilities.
   torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in, torch::Tensor* probs = nullptr);
+  // Whether forward(x) computes q, k and v with one product (above).
+  bool projects_qkv_at_once(const torch::Tensor& x) const;
 
   // Gives the projections named in cfg.targets (q, k, v, o) a LoRA adapter (lora.h).
   void add_lora(const LoraConfig& cfg);

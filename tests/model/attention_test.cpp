@@ -151,6 +151,55 @@ TEST(Attention, ModelKernelPathEqualsExplicitPath) {
   }
 }
 
+// q, k and v from one product through the three weights side by side (attention.h) against three
+// products: the same output and the same gradients of x and of every weight and bias, for
+// multi-head and grouped-query attention, with and without biases; and the rule of when it is used.
+TEST(Attention, QkvAsOneProductEqualsThreeInValuesAndGradients) {
+  struct Case {
+    const char* name;
+    bool bias;
+    int64_t kv_heads;
+  };
+  for (const Case& c : {Case{"mha, biases", true, 0}, Case{"gqa, biases", true, 2}, Case{"mqa, no biases", false, 1}}) {
+    SCOPED_TRACE(c.name);
+    ModelConfig cfg = tiny_config();
+    cfg.bias = c.bias;
+    cfg.n_kv_head = c.kv_heads;
+    torch::manual_seed(21);
+    Attention attn(cfg, 0);
+    AttentionInputs in;
+    in.causal_mask = mask_buffer(16);
+    auto x0 = torch::randn({3, 16, 32});
+    auto run = [&](bool at_once) {
+      const bool was = set_fused_qkv_enabled(at_once);
+      attn->zero_grad();
+      auto x = x0.clone().requires_grad_(true);
+      EXPECT_EQ(attn->projects_qkv_at_once(x), at_once);
+      auto y = attn->forward(x, in);
+      (y * torch::cos(torch::arange(y.numel()).view(y.sizes()).to(torch::kFloat))).sum().backward();
+      set_fused_qkv_enabled(was);
+      std::vector<torch::Tensor> out = {y.detach(), x.grad()};
+      for (const auto& p : attn->parameters()) out.push_back(p.grad().clone());
+      return out;
+    };
+    auto one = run(true), three = run(false);
+    ASSERT_EQ(one.size(), three.size());
+    for (size_t i = 0; i < one.size(); ++i) EXPECT_LT(max_abs_diff(one[i], three[i]), 1e-5) << "tensor " << i;
+  }
+  // Not for fewer rows than the width (decoding), nor with an adapter on q, k or v.
+  ModelConfig cfg = tiny_config();
+  Attention attn(cfg, 0);
+  const bool was = set_fused_qkv_enabled(true);
+  EXPECT_TRUE(attn->projects_qkv_at_once(torch::randn({2, 16, 32})));
+  EXPECT_FALSE(attn->projects_qkv_at_once(torch::randn({1, 31, 32})));
+  LoraConfig lora;
+  lora.rank = 2;
+  lora.targets = {"v"};
+  attn->add_lora(lora);
+  EXPECT_FALSE(attn->projects_qkv_at_once(torch::randn({2, 16, 32})));
+  set_fused_qkv_enabled(was);
+}
+
 TEST(Rope, ScoresDependOnlyOnRelativePosition) {
   torch::manual_seed(6);
   const int64_t hd = 16;
