@@ -5,28 +5,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <limits>
 #include <string>
+
+#include "padded_matrix.h"
 
 namespace cpu_gemm_test {
 using namespace gptforge;
 
-// op(X) (rows x cols) stored in a buffer with row stride ld > its stored width, padding filled with NaN
-// so that reading it would show.
-struct Stored {
-  torch::Tensor buffer, op;  // op: the logical matrix
-  int64_t ld = 0;
-};
-Stored make(int64_t rows, int64_t cols, bool trans, int64_t pad) {
-  const int64_t r = trans ? cols : rows, c = trans ? rows : cols;
-  Stored s;
-  s.ld = c + pad;
-  s.buffer = torch::full({r, s.ld}, std::numeric_limits<float>::quiet_NaN());
-  s.buffer.narrow(1, 0, c).copy_(torch::randn({r, c}));
-  auto stored = s.buffer.narrow(1, 0, c);
-  s.op = trans ? stored.t() : stored;
-  return s;
-}
+using gptforge::testing::padded_matrix;
+using gptforge::testing::PaddedMatrix;
 
 void check_all_layouts() {
   torch::manual_seed(7);
@@ -34,7 +21,7 @@ void check_all_layouts() {
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {
       for (float beta : {0.0f, 0.5f}) {
-        Stored a = make(m, k, ta, 3), b = make(k, n, tb, 5);
+        PaddedMatrix a = padded_matrix(m, k, ta, 3), b = padded_matrix(k, n, tb, 5);
         torch::Tensor c0 = torch::randn({m, n + 2});
         torch::Tensor c = c0.clone();
         cpu_sgemm(ta, tb, m, n, k, 1.5f, a.buffer.data_ptr<float>(), a.ld, b.buffer.data_ptr<float>(), b.ld, beta,

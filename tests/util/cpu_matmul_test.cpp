@@ -6,29 +6,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <limits>
-
+#include "padded_matrix.h"
 #include "util/cpu_gemm.h"
 
 namespace cpu_matmul_test {
 using namespace gptforge;
 
-// op(X) (rows x cols) in a buffer whose row stride exceeds its stored width; the padding is NaN, so
-// that reading it would show in the result.
-struct Stored {
-  torch::Tensor buffer, op;
-  int64_t ld = 0;
-};
-Stored make(int64_t rows, int64_t cols, bool trans, int64_t pad) {
-  const int64_t r = trans ? cols : rows, c = trans ? rows : cols;
-  Stored s;
-  s.ld = c + pad;
-  s.buffer = torch::full({r, s.ld}, std::numeric_limits<float>::quiet_NaN());
-  s.buffer.narrow(1, 0, c).copy_(torch::randn({r, c}));
-  auto stored = s.buffer.narrow(1, 0, c);
-  s.op = trans ? stored.t() : stored;
-  return s;
-}
+using gptforge::testing::padded_matrix;
+using gptforge::testing::PaddedMatrix;
 
 void check_all_layouts() {
   torch::manual_seed(11);
@@ -36,7 +21,7 @@ void check_all_layouts() {
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {
       for (bool with_bias : {false, true}) {
-        Stored a = make(m, k, ta, 3), b = make(k, n, tb, 5);
+        PaddedMatrix a = padded_matrix(m, k, ta, 3), b = padded_matrix(k, n, tb, 5);
         torch::Tensor bias = torch::randn({n});
         torch::Tensor c0 = torch::randn({m, n + 2});
         torch::Tensor c = c0.clone();
