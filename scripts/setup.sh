@@ -13,7 +13,7 @@ build_type=${BUILD_TYPE:-Release}
 packages=(
   build-essential cmake ninja-build ccache pkg-config dpkg-dev
   libtorch-dev libopenblas0-openmp libopenblas-openmp-dev
-  libdnnl-dev             # oneDNN's sgemm for the CPU's products (src/util/cpu_gemm.h)
+  libdnnl-dev             # oneDNN: sgemm and the matmul primitive for the CPU's products (src/util/cpu_gemm.h, cpu_matmul.h)
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev googletest
   libgloo-dev
   python3 python3-torch python3-matplotlib
