@@ -3,8 +3,8 @@
 # Debian chroots made with debootstrap, next to the bookworm (LibTorch 1.13) build of scripts/test.sh.
 #
 #   sid      LibTorch 2.14 (CPU) from sid's libtorch-dev: build everything, run the whole ctest suite,
-#            and check that `gptforge info` names the fused attention (scaled_dot_product_attention)
-#            and oneDNN's sgemm for the CPU's products.
+#            and check that `gptforge info` names the fused attention (scaled_dot_product_attention),
+#            its parallel loops on every thread and oneDNN's sgemm for the CPU's products.
 #   cuda     LibTorch 2.6 built with CUDA (trixie's libtorch-cuda-dev, CUDA 12.4, NCCL 2.22): compile
 #            and link every target (no GPU here), then run that build's tests on the CPU.
 #   clients  with the sid build: tiny gpt2 and llama models checked against the real programs,
@@ -195,11 +195,13 @@ lane_sid() {
   # -O1, as the CUDA lane: this build proves that everything compiles and that the suite passes, and
   # times nothing, and compiles faster.
   timed build build_in_chroot "$dir" "-DGPTFORGE_SENTENCEPIECE=system '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG'" || return 1
-  in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
+  in_chroot "$dir" "/lane/build/gptforge info --threads 2" | tee "$dir/lane/info.txt"
   grep -qE "^libtorch +2\." "$dir/lane/info.txt" || { log "sid: gptforge info names no LibTorch 2.x"; return 1; }
   grep -qE "^blas +OpenBLAS" "$dir/lane/info.txt" || { log "sid: gptforge info names no OpenBLAS"; return 1; }
   grep -q "scaled_dot_product_attention" "$dir/lane/info.txt" ||
     { log "sid: gptforge info does not name scaled_dot_product_attention"; return 1; }
+  grep -qE "parallel loops on [2-9]" "$dir/lane/info.txt" ||
+    { log "sid: gptforge's parallel loops run on one thread (built without OpenMP?)"; return 1; }
   grep -qE "^cpu products +oneDNN" "$dir/lane/info.txt" || { log "sid: gptforge info does not name oneDNN's sgemm"; return 1; }
   timed tests run_ctest "$dir"
 }
@@ -213,7 +215,7 @@ lane_cuda() {
   timed sentencepiece static_sentencepiece_in_chroot "$dir" || return 1
   timed build build_in_chroot "$dir" "-DGPTFORGE_SENTENCEPIECE=static -DSENTENCEPIECE_ROOT=/lane/sentencepiece \
     -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++-13 '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG'" || return 1
-  in_chroot "$dir" "/lane/build/gptforge info" | tee "$dir/lane/info.txt"
+  in_chroot "$dir" "/lane/build/gptforge info --threads 2" | tee "$dir/lane/info.txt"
   grep -qE "^cuda build +yes" "$dir/lane/info.txt" || { log "cuda: gptforge info does not say it was built with CUDA"; return 1; }
   grep -qE "^blas +OpenBLAS" "$dir/lane/info.txt" || { log "cuda: gptforge info names no OpenBLAS (its CPU tests would crawl)"; return 1; }
   timed tests run_ctest "$dir"

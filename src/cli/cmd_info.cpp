@@ -33,8 +33,8 @@ void register_info(CLI::App& app) {
 #endif
     std::printf("device        %s\n", device_description(device).c_str());
     std::printf("cuda devices  %d\n", static_cast<int>(torch::cuda::device_count()));
-    std::printf("threads       %d intra-op (run.threads=%lld)\n", torch::get_num_threads(),
-                static_cast<long long>(cfg.run.threads));
+    std::printf("threads       %d intra-op (run.threads=%lld), gptforge's parallel loops on %d\n", torch::get_num_threads(),
+                static_cast<long long>(cfg.run.threads), parallel_loop_threads());
     std::printf("blas          %s%s\n", blas.is_openblas ? "OpenBLAS " : "",
                 blas.library.empty() ? "(none loaded)" : blas.library.c_str());
     if (!blas.config.empty()) std::printf("blas config   %s\n", blas.config.c_str());

@@ -1,5 +1,6 @@
 #include "util/runtime.h"
 
+#include <ATen/Parallel.h>
 #include <dlfcn.h>
 
 #include <malloc.h>
@@ -21,6 +22,15 @@
 #include "util/log.h"
 
 namespace gptforge {
+
+int parallel_loop_threads(int64_t tasks) {
+  std::vector<char> ran(static_cast<size_t>(std::max(1, at::get_num_threads())), 0);
+  at::parallel_for(0, tasks, 1, [&](int64_t, int64_t) {
+    const int tid = at::get_thread_num();
+    if (tid >= 0 && tid < static_cast<int>(ran.size())) ran[static_cast<size_t>(tid)] = 1;
+  });
+  return static_cast<int>(std::count(ran.begin(), ran.end(), 1));
+}
 
 int effective_threads(const RunConfig& run) {
   if (run.threads > 0) return static_cast<int>(run.threads);

@@ -14,6 +14,10 @@ namespace gptforge {
 int effective_threads(const RunConfig& run);
 // Sets LibTorch's intra-op threads (this LibTorch starts with one), the log level and the seeds.
 void init_runtime(const RunConfig& run);
+// Threads one at::parallel_for over `tasks` tasks (one per thread) ran on. LibTorch's parallel_for is
+// inline code that runs in parallel only in files compiled with OpenMP (CMakeLists.txt); this says
+// whether ours are, for the tests and `gptforge info`.
+int parallel_loop_threads(int64_t tasks = 64);
 // run.device resolved: auto picks CUDA when present. Asking for cuda without it is a ConfigError.
 torch::Device resolve_device(Choice<DeviceChoice> device);
 
