@@ -94,7 +94,10 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
   auto allowed = future_mask(causal_mask, T, S, q.device()).logical_not();
   return at::scaled_dot_product_attention(q, kk, vv, allowed, dropout_p, /*is_causal=*/false);
 }
-const char* attention_kernel_name() { return "scaled_dot_product_attention"; }
+const char* attention_kernel_name() {
+  return fused_attention_enabled() ? "gptforge's fused causal kernel (fp32 CPU, context <= 256; else scaled_dot_product_attention)"
+                                   : "scaled_dot_product_attention";
+}
 #else
 namespace {
 // The query block of causal_attention: 64, or GPTFORGE_ATTN_BLOCK (0: the unblocked kernel), to
@@ -115,6 +118,7 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
   return causal_attention_blocked(q, k, v, causal_mask, dropout_p, block > 0 ? block : q.size(2));
 }
 const char* attention_kernel_name() {
+  if (fused_attention_enabled()) return "gptforge's fused causal kernel (fp32 CPU, context <= 256; else query blocks)";
   static const std::string name =
       attention_block() > 0
           ? "query blocks of " + std::to_string(attention_block()) + ": batched matmul + masked softmax"

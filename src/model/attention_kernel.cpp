@@ -1,6 +1,7 @@
 #include "model/attention_kernel.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "model/vector_math.h"
@@ -9,8 +10,9 @@
 namespace gptforge {
 namespace {
 
-// p[0..n) = softmax(p[0..n)).
-GPTFORGE_INLINE void softmax_row(float* p, int64_t n) {
+// p[0..n) = softmax(p[0..n)); returns log(sum_j exp(p_j)) of the entry values, from which the
+// backward recomputes the row.
+GPTFORGE_INLINE float softmax_row(float* p, int64_t n) {
   float m = p[0];
   for (int64_t j = 1; j < n; ++j) m = std::max(m, p[j]);
   for (int64_t j = 0; j < n; ++j) p[j] -= m;
@@ -19,6 +21,15 @@ GPTFORGE_INLINE void softmax_row(float* p, int64_t n) {
   for (int64_t j = 0; j < n; ++j) sum += p[j];
   const float inv = 1.0f / sum;
   for (int64_t j = 0; j < n; ++j) p[j] *= inv;
+  return m + std::log(sum);
+}
+
+// Row i of a block holds s_ij for j < n on entry and p_ij = exp(s_ij - lse_i) on return (zero for
+// j > i): the forward's probabilities again, from its log-sum-exp.
+GPTFORGE_INLINE void probabilities_row(float* p, float lse, int64_t i, int64_t n) {
+  for (int64_t j = 0; j <= i; ++j) p[j] -= lse;
+  exp_in_place(p, i + 1);
+  for (int64_t j = i + 1; j < n; ++j) p[j] = 0.0f;
 }
 
 // Row i of the block holds dp_ij for j < n on entry and scale * ds_ij on return (zero for j > i).
@@ -31,46 +42,50 @@ GPTFORGE_INLINE void score_gradient_row(const float* p, float* ds, int64_t i, in
 
 }  // namespace
 
-int64_t attention_forward_scratch(const AttentionDims&) { return 0; }
-// One (T x T) block of score gradients per query head, lower triangle filled.
-int64_t attention_backward_scratch(const AttentionDims& d) { return d.T * d.T; }
+// One block of queries' scores against every key.
+int64_t attention_forward_scratch(const AttentionDims& d) { return kAttentionBlock * d.T; }
+// A query head's probabilities and score gradients, (T x T) each, lower triangle filled.
+int64_t attention_backward_scratch(const AttentionDims& d) { return 2 * d.T * d.T; }
 
 GPTFORGE_CLONES void attention_forward_group(const HeadRows& q, const HeadRows& k, const HeadRows& v,
-                                             const HeadRows& out, const HeadRows& probs, int64_t b, int64_t g,
-                                             const AttentionDims& d, float*) {
+                                             const HeadRows& out, float* lse, int64_t b, int64_t g,
+                                             const AttentionDims& d, float* scratch) {
   const int64_t T = d.T, hd = d.hd;
+  float* p = scratch;  // kAttentionBlock x T, row stride T
   for (int64_t hh = 0; hh < d.group; ++hh) {
     const int64_t h = g * d.group + hh;
+    float* lse_h = lse + (b * d.heads + h) * T;
     for (int64_t r0 = 0; r0 < T; r0 += kAttentionBlock) {
       const int64_t r1 = std::min(T, r0 + kAttentionBlock), rows = r1 - r0;
-      float* p = probs.row(b, h, r0);
       // s = scale q k^T for this block's queries against keys 0 .. r1 - 1.
-      cpu_sgemm(false, true, rows, r1, hd, d.scale, q.row(b, h, r0), q.stride_t, k.row(b, g, 0), k.stride_t, 0.0f, p,
-                probs.stride_t);
+      cpu_sgemm(false, true, rows, r1, hd, d.scale, q.row(b, h, r0), q.stride_t, k.row(b, g, 0), k.stride_t, 0.0f, p, T);
       for (int64_t i = r0; i < r1; ++i) {
-        float* pi = p + (i - r0) * probs.stride_t;
-        softmax_row(pi, i + 1);
+        float* pi = p + (i - r0) * T;
+        lse_h[i] = softmax_row(pi, i + 1);
         for (int64_t j = i + 1; j < r1; ++j) pi[j] = 0.0f;
       }
       // o = p v over the same keys (the zeros right of the diagonal drop the later ones).
-      cpu_sgemm(false, false, rows, hd, r1, 1.0f, p, probs.stride_t, v.row(b, g, 0), v.stride_t, 0.0f,
-                out.row(b, h, r0), out.stride_t);
+      cpu_sgemm(false, false, rows, hd, r1, 1.0f, p, T, v.row(b, g, 0), v.stride_t, 0.0f, out.row(b, h, r0), out.stride_t);
     }
   }
 }
 
 GPTFORGE_CLONES void attention_backward_group(const HeadRows& q, const HeadRows& k, const HeadRows& v,
-                                              const HeadRows& probs, const HeadRows& grad_out, const HeadRows& dq,
+                                              const float* lse, const HeadRows& grad_out, const HeadRows& dq,
                                               const HeadRows& dk, const HeadRows& dv, int64_t b, int64_t g,
                                               const AttentionDims& d, float* scratch) {
-  const int64_t T = d.T, hd = d.hd;
-  float* ds = scratch;  // T x T, row stride T
+  const int64_t T = d.T, hd = d.hd, ldp = T;
+  float* p = scratch;       // T x T, row stride T
+  float* ds = p + T * T;    // T x T, row stride T
   for (int64_t hh = 0; hh < d.group; ++hh) {
     const int64_t h = g * d.group + hh;
-    const float* p = probs.row(b, h, 0);
-    const int64_t ldp = probs.stride_t;
+    const float* lse_h = lse + (b * d.heads + h) * T;
     for (int64_t r0 = 0; r0 < T; r0 += kAttentionBlock) {
       const int64_t r1 = std::min(T, r0 + kAttentionBlock), rows = r1 - r0;
+      // p again, as the forward had it: s = scale q k^T, then exp(s - lse).
+      float* pb = p + r0 * T;
+      cpu_sgemm(false, true, rows, r1, hd, d.scale, q.row(b, h, r0), q.stride_t, k.row(b, g, 0), k.stride_t, 0.0f, pb, T);
+      for (int64_t i = r0; i < r1; ++i) probabilities_row(pb + (i - r0) * T, lse_h[i], i, r1);
       float* dsb = ds + r0 * T;
       // dp = do v^T, then ds in place, for this block's queries against keys 0 .. r1 - 1.
       cpu_sgemm(false, true, rows, r1, hd, 1.0f, grad_out.row(b, h, r0), grad_out.stride_t, v.row(b, g, 0), v.stride_t,

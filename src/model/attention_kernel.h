@@ -11,8 +11,9 @@
 // thread: oneDNN's sgemm runs single-threaded inside a parallel region): query block r reads keys
 // 0 .. its last query, so the blocks right of the diagonal are never computed. The softmax and ds are
 // plain loops the compiler vectorises (AVX2/FMA clones beside a portable one).
-// The probabilities p are kept between the two ((B, H, T, T), row i filled up to the end of its
-// block, zeros right of the diagonal), as the LibTorch composition keeps its softmax output.
+// Between the two only each query's log-sum-exp of its scores is kept ((B, H, T)); the backward
+// recomputes a head's probabilities from it, as flash attention does, instead of keeping the
+// (B, H, T, T) probabilities (128 MB for the medium benchmark model's 8 layers).
 #pragma once
 #include <cstdint>
 
@@ -33,6 +34,7 @@ struct AttentionDims {
   int64_t T = 0;       // positions (queries = keys)
   int64_t hd = 0;      // head dimension
   int64_t group = 1;   // query heads per kv head: query head g * group + i reads kv head g
+  int64_t heads = 0;   // query heads H (the log-sum-exp is (B, H, T))
   float scale = 1.0f;  // 1 / sqrt(hd)
 };
 
@@ -40,11 +42,11 @@ struct AttentionDims {
 int64_t attention_forward_scratch(const AttentionDims& d);
 int64_t attention_backward_scratch(const AttentionDims& d);
 
-// Group (b, g): writes out and probs for the group's query heads.
-void attention_forward_group(const HeadRows& q, const HeadRows& k, const HeadRows& v, const HeadRows& out,
-                             const HeadRows& probs, int64_t b, int64_t g, const AttentionDims& d, float* scratch);
+// Group (b, g): writes out and the log-sum-exp lse (B, H, T, contiguous) for the group's query heads.
+void attention_forward_group(const HeadRows& q, const HeadRows& k, const HeadRows& v, const HeadRows& out, float* lse,
+                             int64_t b, int64_t g, const AttentionDims& d, float* scratch);
 // Group (b, g): writes dq for the group's query heads and dk, dv for kv head g.
-void attention_backward_group(const HeadRows& q, const HeadRows& k, const HeadRows& v, const HeadRows& probs,
+void attention_backward_group(const HeadRows& q, const HeadRows& k, const HeadRows& v, const float* lse,
                               const HeadRows& grad_out, const HeadRows& dq, const HeadRows& dk, const HeadRows& dv,
                               int64_t b, int64_t g, const AttentionDims& d, float* scratch);
 

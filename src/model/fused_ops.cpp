@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -29,41 +30,49 @@ HeadRows rows_of(const torch::Tensor& x) {
   return {x.data_ptr<float>(), x.stride(0), x.stride(1), x.stride(2)};
 }
 
+AttentionDims dims(const torch::Tensor& q, const torch::Tensor& k) {
+  const int64_t H = q.size(1), hd = q.size(3);
+  return {q.size(2), hd, H / k.size(1), H, static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)))};
+}
+
 struct FusedCausalAttention : public torch::autograd::Function<FusedCausalAttention> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q_in, const torch::Tensor& k_in,
                                const torch::Tensor& v_in) {
     auto q = rows_ready(q_in), k = rows_ready(k_in), v = rows_ready(v_in);
     const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3), Hkv = k.size(1);
-    AttentionDims d{T, hd, H / Hkv, static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)))};
+    const AttentionDims d = dims(q, k);
     // (B, T, H, hd), read and written as (B, H, T, hd).
     auto out = torch::empty({B, T, H, hd}, q.options()).transpose(1, 2);
-    auto probs = torch::empty({B, H, T, T}, q.options());
-    const HeadRows rq = rows_of(q), rk = rows_of(k), rv = rows_of(v), ro = rows_of(out), rp = rows_of(probs);
+    auto lse = torch::empty({B, H, T}, q.options());
+    const HeadRows rq = rows_of(q), rk = rows_of(k), rv = rows_of(v), ro = rows_of(out);
+    float* plse = lse.data_ptr<float>();
     const int64_t scratch = attention_forward_scratch(d);
     at::parallel_for(0, B * Hkv, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> buffer(static_cast<size_t>(scratch));
-      for (int64_t i = begin; i < end; ++i) attention_forward_group(rq, rk, rv, ro, rp, i / Hkv, i % Hkv, d, buffer.data());
+      // Not zero-filled: the kernel reads only scratch it has written.
+      std::unique_ptr<float[]> buffer(new float[static_cast<size_t>(scratch)]);
+      for (int64_t i = begin; i < end; ++i) attention_forward_group(rq, rk, rv, ro, plse, i / Hkv, i % Hkv, d, buffer.get());
     });
-    ctx->save_for_backward({q, k, v, probs});
+    ctx->save_for_backward({q, k, v, lse});
     return out;
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
     auto saved = ctx->get_saved_variables();
-    const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
+    const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &lse = saved[3];
     auto go = rows_ready(grad_outputs[0]);
     const int64_t B = q.size(0), H = q.size(1), T = q.size(2), hd = q.size(3), Hkv = k.size(1);
-    AttentionDims d{T, hd, H / Hkv, static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)))};
+    const AttentionDims d = dims(q, k);
     auto dq = torch::empty({B, T, H, hd}, q.options()).transpose(1, 2);
     auto dk = torch::empty({B, T, Hkv, hd}, q.options()).transpose(1, 2);
     auto dv = torch::empty({B, T, Hkv, hd}, q.options()).transpose(1, 2);
-    const HeadRows rq = rows_of(q), rk = rows_of(k), rv = rows_of(v), rp = rows_of(probs), rg = rows_of(go);
+    const HeadRows rq = rows_of(q), rk = rows_of(k), rv = rows_of(v), rg = rows_of(go);
+    const float* plse = lse.data_ptr<float>();
     const HeadRows rdq = rows_of(dq), rdk = rows_of(dk), rdv = rows_of(dv);
     const int64_t scratch = attention_backward_scratch(d);
     at::parallel_for(0, B * Hkv, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> buffer(static_cast<size_t>(scratch));
+      std::unique_ptr<float[]> buffer(new float[static_cast<size_t>(scratch)]);
       for (int64_t i = begin; i < end; ++i) {
-        attention_backward_group(rq, rk, rv, rp, rg, rdq, rdk, rdv, i / Hkv, i % Hkv, d, buffer.data());
+        attention_backward_group(rq, rk, rv, plse, rg, rdq, rdk, rdv, i / Hkv, i % Hkv, d, buffer.get());
       }
     });
     return {dq, dk, dv};
@@ -106,11 +115,7 @@ bool fused_attention_enabled() {
   static const std::optional<bool> setting = env_switch("GPTFORGE_FUSED_ATTN");
   if (setting) return *setting;
   // Its products are cpu_sgemm's: without oneDNN they are LibTorch mm calls, a tensor each.
-#if TORCH_VERSION_MAJOR < 2
   return onednn_gemm_enabled();
-#else
-  return false;  // SDPA's CPU kernel (flash attention) is as fast
-#endif
 }
 
 bool fused_gelu_enabled() {

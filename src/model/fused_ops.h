@@ -6,18 +6,21 @@
 // Each takes fp32 CPU tensors only; everything else (CUDA, bf16, dropout on the attention
 // probabilities, cached decoding) keeps the LibTorch composition, which the tests compare them with.
 //
-// Defaults, from bench_train (2 threads, alternating runs, 2026-12-06; README, Performance): the
-// GELU kernel is on; the attention kernel is on with LibTorch 1.x and oneDNN (against the blocked
-// composition: the nanoGPT config +30%, medium +8-14%), off with LibTorch 2.x, whose SDPA flash
-// kernel is as fast or faster (medium 2.14: 1,453-1,468 tokens/s against 1,481-1,497).
+// Defaults: both on where the products run on oneDNN (GELU everywhere). The attention kernel keeps
+// only a log-sum-exp per query between forward and backward and recomputes the probabilities, so it
+// holds no more memory than SDPA's flash kernel. bench_attention (2 threads, 2026-12-07, LibTorch
+// 2.14): forward and backward together 1.6-2.1x SDPA's speed on the benchmark models' shapes
+// (medium 9.9 against 18.4 ms). bench_train, alternating with the commit before: medium +7-15%,
+// the nanoGPT config +12-16% (with the GELU kernel and AdamW now on both threads too).
 // GPTFORGE_FUSED_ATTN=0|1 and GPTFORGE_FUSED_GELU=0|1 override them, to compare.
 #pragma once
 #include <torch/torch.h>
 
 namespace gptforge {
 
-// Longest context the fused attention takes: it keeps the (T, T) probabilities per head, as the
-// one-block composition does; longer contexts keep the composition's query blocks (attention.h).
+// Longest context the fused attention takes (measured up to there): each thread holds a head's (T, T)
+// probabilities and score gradients in the backward; longer contexts keep LibTorch's attention
+// (attention.h).
 constexpr int64_t kFusedAttentionMaxContext = 256;
 
 // Whether the model calls the kernels (the defaults above; the variables are read once).

@@ -104,11 +104,11 @@ TEST(FusedGelu, MatchesTorchGeluInValuesAndGradients) {
 }
 
 TEST(FusedKernels, DefaultsAreTheDocumentedOnes) {
-  // fused_ops.h: GELU on; attention on with LibTorch 1.x when the products run on oneDNN, else off.
+  // fused_ops.h: GELU on; attention on when the products run on oneDNN, else off.
   // The variables override them; this checks the defaults only where ctest leaves them unset.
   if (std::getenv("GPTFORGE_FUSED_GELU") == nullptr) EXPECT_TRUE(fused_gelu_enabled());
   if (std::getenv("GPTFORGE_FUSED_ATTN") == nullptr) {
-    EXPECT_EQ(fused_attention_enabled(), TORCH_VERSION_MAJOR < 2 && onednn_gemm_enabled());
+    EXPECT_EQ(fused_attention_enabled(), onednn_gemm_enabled());
   }
 }
 
