@@ -37,6 +37,12 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t groups) {
   return x.unsqueeze(2).expand({b, h, groups, s, d}).reshape({b, h * groups, s, d});
 }
 
+// What `gptforge info` calls the fused kernel, and what takes the contexts it does not.
+std::string fused_kernel_name(const std::string& beyond) {
+  return "gptforge's fused causal kernel (fp32 CPU, context <= " + std::to_string(kFusedAttentionMaxContext) +
+         "; else " + beyond + ")";
+}
+
 }  // namespace
 
 torch::Tensor causal_attention_explicit(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
@@ -95,8 +101,8 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
   return at::scaled_dot_product_attention(q, kk, vv, allowed, dropout_p, /*is_causal=*/false);
 }
 const char* attention_kernel_name() {
-  return fused_attention_enabled() ? "gptforge's fused causal kernel (fp32 CPU, context <= 256; else scaled_dot_product_attention)"
-                                   : "scaled_dot_product_attention";
+  static const std::string fused = fused_kernel_name("scaled_dot_product_attention");
+  return fused_attention_enabled() ? fused.c_str() : "scaled_dot_product_attention";
 }
 #else
 namespace {
@@ -118,7 +124,8 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
   return causal_attention_blocked(q, k, v, causal_mask, dropout_p, block > 0 ? block : q.size(2));
 }
 const char* attention_kernel_name() {
-  if (fused_attention_enabled()) return "gptforge's fused causal kernel (fp32 CPU, context <= 256; else query blocks)";
+  static const std::string fused = fused_kernel_name("query blocks");
+  if (fused_attention_enabled()) return fused.c_str();
   static const std::string name =
       attention_block() > 0
           ? "query blocks of " + std::to_string(attention_block()) + ": batched matmul + masked softmax"
